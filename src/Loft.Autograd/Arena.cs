@@ -14,7 +14,11 @@ public sealed class Arena
     public int InUse => _next;
 
     /// <summary>A zeroed buffer of <paramref name="length"/> floats, valid until the next <see cref="Reset"/>.</summary>
-    public Memory<float> Rent(int length)
+    public Memory<float> Rent(int length) => Rent(length, clear: true);
+
+    /// <summary>A buffer of <paramref name="length"/> floats, zeroed only when <paramref name="clear"/> (else it holds
+    /// stale values: for outputs the caller overwrites whole), valid until the next <see cref="Reset"/>.</summary>
+    public Memory<float> Rent(int length, bool clear)
     {
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "buffer length must be >= 0");
         if (_next == _slots.Count)
@@ -28,7 +32,7 @@ public sealed class Arena
             AllocatedFloats += length;
         }
         var mem = _slots[_next++].AsMemory(0, length);
-        mem.Span.Clear();
+        if (clear) mem.Span.Clear();
         return mem;
     }
 

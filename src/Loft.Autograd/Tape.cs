@@ -28,18 +28,28 @@ public sealed class Tape
     public int Count => _nodes.Count;
 
     /// <summary>A new activation from the arena: zeroed value, and a zeroed gradient when <paramref name="requiresGrad"/>.</summary>
-    public Var NewVar(int[] shape, bool requiresGrad)
+    public Var NewVar(int[] shape, bool requiresGrad) => NewVar(shape, requiresGrad, clearValue: true);
+
+    /// <summary>A new activation whose value the op overwrites whole (not zeroed: saves a pass over memory per op);
+    /// its gradient is zeroed when <paramref name="requiresGrad"/>.</summary>
+    public Var NewOutput(int[] shape, bool requiresGrad) => NewVar(shape, requiresGrad, clearValue: false);
+
+    Var NewVar(int[] shape, bool requiresGrad, bool clearValue)
     {
+        ArgumentNullException.ThrowIfNull(shape);
         long n = 1;
         foreach (var d in shape) n *= d;
         if (n > int.MaxValue) throw new ArgumentException($"shape [{string.Join(", ", shape)}] has more than {int.MaxValue} elements", nameof(shape));
-        var value = Arena.Rent((int)n);
+        var value = Arena.Rent((int)n, clearValue);
         var grad = requiresGrad ? Arena.Rent((int)n) : Memory<float>.Empty;
         return new Var(null, shape, value, grad, requiresGrad);
     }
 
     /// <summary>Scratch or saved-for-backward memory from the arena (zeroed).</summary>
     public Memory<float> Scratch(int length) => Arena.Rent(length);
+
+    /// <summary>Scratch memory the caller overwrites whole before reading (not zeroed).</summary>
+    public Memory<float> ScratchUninitialized(int length) => Arena.Rent(length, clear: false);
 
     public void Record(Node node)
     {

@@ -101,13 +101,23 @@ public static partial class KernelChecks
             MatMulReference.Forward(expected, x, w, b, m, k, n);
             MatMul.Forward(actual, x, packed, b, m);
             Compare($"MatMul.Forward(packed) m={m} k={k} n={n}", expected, actual, DotTolerance(k), 1e-5f);
+
+            // Packed for the input gradient: dx (m, k) += dy (m, n) · W.
+            using var packedInput = new PackedWeight(w, n, k, forInputGradient: true);
+            var dy = Rand(rng, m * n); var dx0 = Rand(rng, m * k);
+            var dxE = (float[])dx0.Clone(); var dxA = (float[])dx0.Clone();
+            MatMulReference.BackwardInput(dxE, dy, w, m, k, n);
+            MatMul.BackwardInput(dxA, dy, packedInput, m);
+            Compare($"MatMul.BackwardInput(packed) m={m} k={k} n={n}", dxE, dxA, DotTolerance(n), 1e-5f);
         }
     }
 
     /// <summary>Same products on pools of 1, 2 and 3 threads (column and row splits, inline runs).</summary>
     static void MatMulThreadChecks()
     {
-        (int M, int K, int N)[] shapes = [(1, 300, 1000), (7, 64, 301), (64, 70, 64), (200, 33, 40), (45, 260, 500)];
+        // The last three pack B once, shared, then split rows (MatMul.SharedPackMin).
+        (int M, int K, int N)[] shapes = [(1, 300, 1000), (7, 64, 301), (64, 70, 64), (200, 33, 40), (45, 260, 500),
+            (300, 290, 500), (480, 700, 96), (100, 1100, 70)];
         foreach (int threads in new[] { 1, 2, 3 })
         {
             using var pool = new WorkerPool(threads);
@@ -234,6 +244,8 @@ public static partial class KernelChecks
         (1, 300, 8, 2, 64, 299, false), (1, 20, 4, 4, 16, 10, false), (5, 5, 2, 2, 3, 0, false), (7, 7, 4, 1, 17, 0, false),
         (16, 16, 6, 3, 32, 0, false), (4, 11, 4, 2, 8, 7, false), (3, 40, 2, 1, 64, 20, false), (33, 33, 4, 2, 64, 0, false),
         (12, 12, 2, 2, 8, 0, true), (9, 20, 4, 2, 16, 11, true), (40, 40, 3, 1, 33, 0, true), (1, 25, 4, 4, 16, 24, true),
+        // GEMM path (tq >= Attention.GemmMinRows): several query blocks, queries after a cache, segments
+        (20, 50, 4, 2, 16, 30, false), (70, 70, 6, 3, 48, 0, true), (130, 130, 2, 2, 8, 0, false), (65, 90, 2, 1, 64, 25, true),
     ];
 
     static void AttentionForwardChecks()

@@ -101,6 +101,7 @@ public class GradientTests
         { true, 4, 4, 2, 2, 6, 0, false }, { false, 4, 4, 2, 2, 6, 0, false },
         { true, 3, 7, 4, 2, 5, 4, false }, { false, 3, 7, 4, 2, 5, 4, false },   // GQA, queries after a cache
         { true, 6, 6, 3, 1, 4, 0, true }, { false, 6, 6, 3, 1, 4, 0, true },     // MQA, packed segments
+        { true, 17, 21, 2, 1, 3, 4, true }, { true, 18, 18, 4, 2, 5, 0, false }, // blocked GEMM path (tq >= 16)
     };
 
     [Theory]
@@ -109,7 +110,7 @@ public class GradientTests
     {
         var q = Rand(17, tq * nh * hs); var k = Rand(18, tk * nkv * hs); var v = Rand(19, tk * nkv * hs);
         var G = Rand(20, tq * nh * hs);
-        int[] seg = packed ? [0, 0, 1, 1, 1, 2] : [];
+        int[] seg = !packed ? [] : tk == 6 ? [0, 0, 1, 1, 1, 2] : Enumerable.Range(0, tk).Select(j => j * 3 / tk).ToArray();
         var o = new float[q.Length]; var probs = new float[nh * tq * tk];
         double Loss() { AttentionReference.Forward(o, q, k, v, tq, tk, nh, nkv, hs, qPos0, seg, probs); return GradCheck.Dot(o, G); }
         Loss();

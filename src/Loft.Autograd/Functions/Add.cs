@@ -11,7 +11,7 @@ public static class Add
         ArgumentNullException.ThrowIfNull(a);
         Check.Shape(b, "Add", "b", a.Shape);
         bool req = tape.GradEnabled && (a.RequiresGrad || b.RequiresGrad);
-        var y = tape.NewVar((int[])a.Shape.Clone(), req);
+        var y = tape.NewOutput((int[])a.Shape.Clone(), req);
         Loft.Tensors.Kernels.Add.Forward(y.Value, a.Value, b.Value);
         if (req) tape.Record(new Node(a, b, y));
         return y;

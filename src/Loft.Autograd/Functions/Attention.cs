@@ -26,9 +26,9 @@ public static class Attention
         if (!segmentIds.IsEmpty && segmentIds.Length != BT)
             throw new ArgumentException($"Attention: {segmentIds.Length} segment ids for {BT} positions", nameof(segmentIds));
         bool req = tape.GradEnabled && (q.RequiresGrad || k.RequiresGrad || v.RequiresGrad);
-        var y = tape.NewVar((int[])q.Shape.Clone(), req);
+        var y = tape.NewOutput((int[])q.Shape.Clone(), req);
         int pT = nHeads * time * time;
-        var probs = req ? tape.Scratch(batch * pT) : Memory<float>.Empty;            // (B, nh, T, T)
+        var probs = req ? tape.ScratchUninitialized(batch * pT) : Memory<float>.Empty;            // (B, nh, T, T)
         for (int b = 0; b < batch; b++)
             K.Attention.Forward(y.Value.Slice(b * time * qC, time * qC), q.Value.Slice(b * time * qC, time * qC),
                 k.Value.Slice(b * time * kvC, time * kvC), v.Value.Slice(b * time * kvC, time * kvC),

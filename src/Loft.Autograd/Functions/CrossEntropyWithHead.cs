@@ -1,7 +1,10 @@
 // Causal-LM cross-entropy fused with the LM head, chunked over tokens (Loft.Nn.Losses.CrossEntropy, after
 // Liger-Kernel): loss = Σ_t -log softmax(h_t·Wᵀ)[target_t] / normaliser over targets != -100. The forward pass
 // only computes the loss; the backward pass runs the fused forward-backward again, so [N, V] logits and their
-// gradient never exist at once. An upstream gradient g scales the result (normaliser / g).
+// gradient never exist at once. When gradients are recorded the forward pass also computes d loss / d h (and
+// d loss / d head when the head is trainable) in the same sweep, as Liger-Kernel does, so the logits are formed
+// once; the backward pass scales those by the upstream gradient g.
+using System.Numerics.Tensors;
 using Loft.Nn.Losses;
 
 namespace Loft.Autograd.Functions;
@@ -21,24 +24,36 @@ public static class CrossEntropyWithHead
         int V = head.Shape[0], C = head.Shape[1];
         Check.Columns(h, C, "CrossEntropyWithHead", "hidden states");
         int N = h.Rows;
-        double loss = CrossEntropy.Forward(h.Value, head.Value, targets.Span, N, C, V, normaliser, chunk);
         bool req = tape.GradEnabled && (h.RequiresGrad || head.RequiresGrad);
         var y = tape.NewVar([1], req);
-        y.Value[0] = (float)loss;
-        if (req) tape.Record(new Node(h, head, y, targets, normaliser, chunk, N, C, V));
+        if (!req)
+        {
+            y.Value[0] = (float)CrossEntropy.Forward(h.Value, head.Value, targets.Span, N, C, V, normaliser, chunk);
+            return y;
+        }
+        var dh = h.RequiresGrad ? tape.Scratch(N * C) : Memory<float>.Empty;
+        var dw = head.RequiresGrad ? tape.Scratch(V * C) : Memory<float>.Empty;
+        y.Value[0] = (float)CrossEntropy.ForwardBackward(dh.Span, dw.Span, h.Value, head.Value, targets.Span, N, C, V, normaliser, chunk);
+        tape.Record(new Node(h, head, y, dh, dw));
         return y;
     }
 
-    sealed class Node(Var h, Var w, Var y, ReadOnlyMemory<int> targets, double normaliser, int chunk, int N, int C, int V) : Autograd.Node
+    sealed class Node(Var h, Var w, Var y, Memory<float> dh, Memory<float> dw) : Autograd.Node
     {
         protected internal override void Backward(Tape tape)
         {
             float g = y.Grad[0];
             if (g == 0f) return;
-            if (!(g > 0) || !float.IsFinite(g))
-                throw new InvalidOperationException($"CrossEntropyWithHead: the upstream gradient must be finite and positive (a loss to minimise), got {g}");
-            CrossEntropy.ForwardBackward(h.RequiresGrad ? h.Grad : default, w.RequiresGrad ? w.Grad : default,
-                h.Value, w.Value, targets.Span, N, C, V, normaliser / g, chunk);
+            if (!float.IsFinite(g))
+                throw new InvalidOperationException($"CrossEntropyWithHead: the upstream gradient must be finite, got {g}");
+            if (h.RequiresGrad) Accumulate(h.Grad, dh.Span, g);
+            if (w.RequiresGrad) Accumulate(w.Grad, dw.Span, g);
+        }
+
+        static void Accumulate(Span<float> grad, ReadOnlySpan<float> d, float g)
+        {
+            if (g == 1f) TensorPrimitives.Add(grad, d, grad);
+            else TensorPrimitives.MultiplyAdd(d, g, grad, grad);
         }
     }
 }

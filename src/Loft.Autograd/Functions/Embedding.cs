@@ -20,7 +20,7 @@ public static class Embedding
             if ((uint)span[t] >= (uint)V)
                 throw new ArgumentOutOfRangeException(nameof(ids), span[t], $"Embedding: ids[{t}] = {span[t]} is outside the vocabulary [0, {V})");
         bool req = tape.GradEnabled && table.RequiresGrad;
-        var y = tape.NewVar([ids.Length, C], req);
+        var y = tape.NewOutput([ids.Length, C], req);
         K.Embedding.Forward(y.Value, table.Value, span, C);
         if (req) tape.Record(new Node(table, y, ids, C));
         return y;

@@ -21,7 +21,7 @@ public static class Linear
         if (bias != null) Check.Length(bias, n, "Linear", "bias");
         int m = x.Rows;
         bool req = tape.GradEnabled && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
-        var y = tape.NewVar(Check.RowShape(x, n), req);
+        var y = tape.NewOutput(Check.RowShape(x, n), req);
         K.MatMul.Forward(y.Value, x.Value, weight.Value, bias == null ? default : bias.Value, m, k, n);   // (m, n)
         if (req) tape.Record(new Node(x, weight, bias, y, m, k, n));
         return y;

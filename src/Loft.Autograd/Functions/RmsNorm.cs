@@ -17,7 +17,7 @@ public static class RmsNorm
         Check.Columns(x, C, "RmsNorm", "input");
         int rows = x.Rows;
         bool req = tape.GradEnabled && (x.RequiresGrad || weight.RequiresGrad);
-        var y = tape.NewVar((int[])x.Shape.Clone(), req);
+        var y = tape.NewOutput((int[])x.Shape.Clone(), req);
         var rstd = tape.Scratch(rows);                                             // (rows)
         K.RmsNorm.Forward(y.Value, rstd.Span, x.Value, weight.Value, rows, C, eps);
         if (req) tape.Record(new Node(x, weight, y, rstd, rows, C));

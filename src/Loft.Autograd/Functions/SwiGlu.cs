@@ -11,7 +11,7 @@ public static class SwiGlu
         ArgumentNullException.ThrowIfNull(gate);
         Check.Shape(up, "SwiGlu", "up", gate.Shape);
         bool req = tape.GradEnabled && (gate.RequiresGrad || up.RequiresGrad);
-        var y = tape.NewVar((int[])gate.Shape.Clone(), req);
+        var y = tape.NewOutput((int[])gate.Shape.Clone(), req);
         K.SwiGlu.Forward(y.Value, gate.Value, up.Value);
         if (req) tape.Record(new Node(gate, up, y));
         return y;

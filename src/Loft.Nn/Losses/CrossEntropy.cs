@@ -79,6 +79,13 @@ public static class CrossEntropy
         int counted = CountTargets(targets);
         if (counted == 0) return 0.0;
         int rowsMax = Math.Min(chunk, counted);
+        // W is packed once per call for every chunk's logits (and input gradient) instead of once per chunk.
+        PackedWeight? wt = null, wd = null;
+        if (counted > PrepackMinRows)
+        {
+            wt = PackedHead(ref t_headForward, w, V, C, forInputGradient: false);
+            if (backward && !dh.IsEmpty) wd = PackedHead(ref t_headInput, w, V, C, forInputGradient: true);
+        }
         var pool = ArrayPool<float>.Shared;
         float[] hcBuf = pool.Rent(rowsMax * C);              // (rows, C) gathered hidden states
         float[] logitsBuf = pool.Rent(rowsMax * V);          // (rows, V) logits, then their gradient
@@ -102,7 +109,8 @@ public static class CrossEntropy
                 if (rows == 0) break;
                 var hc = hcBuf.AsSpan(0, rows * C);
                 var logits = logitsBuf.AsSpan(0, rows * V);
-                MatMul.Forward(logits, hc, w, default, rows, C, V);
+                if (wt != null) MatMul.Forward(logits, hc, wt, default, rows);
+                else MatMul.Forward(logits, hc, w, default, rows, C, V);
                 for (int r = 0; r < rows; r++)
                 {
                     var z = logits.Slice(r * V, V);
@@ -125,7 +133,8 @@ public static class CrossEntropy
                 {
                     var dhc = dhcBuf.AsSpan(0, rows * C);
                     dhc.Clear();
-                    MatMul.BackwardInput(dhc, logits, w, rows, C, V);
+                    if (wd != null) MatMul.BackwardInput(dhc, logits, wd, rows);
+                    else MatMul.BackwardInput(dhc, logits, w, rows, C, V);
                     for (int r = 0; r < rows; r++)
                     {
                         var dst = dh.Slice(rowIndex[r] * C, C);
@@ -144,6 +153,23 @@ public static class CrossEntropy
             ArrayPool<int>.Shared.Return(rowIndex);
         }
         return loss / normaliser;
+    }
+
+    // Above this many target rows the head is packed once per call (a chunk of rows alone would not pay for it).
+    const int PrepackMinRows = 256;
+
+    // Per-thread packed copies of the head, reused across calls (same shape: repacked in place, no allocation).
+    [ThreadStatic] static PackedWeight? t_headForward, t_headInput;
+
+    static PackedWeight PackedHead(ref PackedWeight? cache, ReadOnlySpan<float> w, int V, int C, bool forInputGradient)
+    {
+        if (cache != null && cache.N == V && cache.K == C) cache.Repack(w);
+        else
+        {
+            cache?.Dispose();
+            cache = new PackedWeight(w, V, C, forInputGradient);
+        }
+        return cache;
     }
 
     // Sum of positive values in double over float blocks (exp terms: a float sum over 32k+ entries loses digits).

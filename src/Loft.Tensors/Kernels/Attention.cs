@@ -13,6 +13,10 @@ public static unsafe class Attention
 {
     const int ScratchScores = 2, ScratchDp = 3;
 
+    // Many query rows (prefill, training) go through the GEMM micro-kernel in blocks of BlockRows queries:
+    // S = q·kᵀ, softmax, O = P·v, and the backward products, instead of one dot product per (query, key).
+    internal const int GemmMinRows = 16, BlockRows = 64;
+
     // output, q (tq, nh*hs); k, v (tk, nkv*hs), one row per key position; query i sits at key position qPos0 + i
     // and attends keys 0..qPos0+i; query head h reads kv head h / (nh/nkv).
     // segmentIds: empty = one sequence, else (tk) and query i only attends keys with the same id as position qPos0+i.
@@ -28,6 +32,17 @@ public static unsafe class Attention
         fixed (float* op = output, qp = q, kp = k, vp = v, pp = probs)
         fixed (int* sp = segmentIds)
         {
+            if (tq >= GemmMinRows)
+            {
+                var blocked = new ForwardBlockOp
+                {
+                    Out = op, Q = qp, K = kp, V = vp, Probs = probs.IsEmpty ? null : pp, Seg = segmentIds.IsEmpty ? null : sp,
+                    Tq = tq, Tk = tk, Nh = nh, Nkv = nkv, Hs = hs, QPos0 = qPos0, Scale = 1f / MathF.Sqrt(hs),
+                    Blocks = (tq + BlockRows - 1) / BlockRows,
+                };
+                WorkerPool.Shared.For(nh * blocked.Blocks, ref blocked, 1, rangesPerThread: 4);
+                return;
+            }
             var work = new ForwardOp
             {
                 Out = op, Q = qp, K = kp, V = vp, Probs = probs.IsEmpty ? null : pp, Seg = segmentIds.IsEmpty ? null : sp,
@@ -98,6 +113,16 @@ public static unsafe class Attention
         if (tq == 0 || nh == 0 || hs == 0) return;
         fixed (float* dqp = dq, dkp = dk, dvp = dv, dop = dout, qp = q, kp = k, vp = v, pp = probs)
         {
+            if (tq >= GemmMinRows)
+            {
+                var blocked = new BackwardBlockOp
+                {
+                    DQ = dqp, DK = dkp, DV = dvp, DOut = dop, Q = qp, K = kp, V = vp, Probs = pp,
+                    Tq = tq, Tk = tk, Nh = nh, Nkv = nkv, Hs = hs, QPos0 = qPos0, Scale = 1f / MathF.Sqrt(hs),
+                };
+                WorkerPool.Shared.For(nkv, ref blocked);
+                return;
+            }
             var work = new BackwardOp
             {
                 DQ = dqp, DK = dkp, DV = dvp, DOut = dop, Q = qp, K = kp, V = vp, Probs = pp,
@@ -143,6 +168,95 @@ public static unsafe class Attention
                             Axpy(dkb + (nint)j * kvC, ds, qrow, hs);
                             Axpy(dvb + (nint)j * kvC, pj, dorow, hs);
                         }
+                    }
+        }
+    }
+
+    // One work item per (head, block of BlockRows queries): S (rows, kEnd) = q·kᵀ over the keys the block's last query
+    // sees, masked softmax per row (into probs when saved, else thread scratch), then O = P·v, all through GemmSerial.
+    struct ForwardBlockOp : IParallelOp
+    {
+        public float* Out, Q, K, V, Probs;
+        public int* Seg;
+        public int Tq, Tk, Nh, Nkv, Hs, QPos0, Blocks;
+        public float Scale;
+
+        public readonly void Execute(int start, int end)
+        {
+            int hs = Hs, tk = Tk, qC = Nh * hs, kvC = Nkv * hs, group = Nh / Nkv;
+            for (int item = start; item < end; item++)
+            {
+                int h = item / Blocks, i0 = item % Blocks * BlockRows, rows = Math.Min(BlockRows, Tq - i0);
+                int kEnd = QPos0 + i0 + rows, kh = h / group;
+                float* s;
+                int lds;
+                if (Probs != null) { s = Probs + ((nint)h * Tq + i0) * tk; lds = tk; }
+                else { s = ThreadScratch.Get(ScratchScores, (nint)BlockRows * tk); lds = kEnd; }
+                MatMul.GemmSerial(s, lds, new MatMul.Operand(Q + (nint)i0 * qC + h * hs, qC, 1), new MatMul.Operand(K + kh * hs, 1, kvC),
+                    null, rows, hs, kEnd, accumulate: false, null, 0, 0);
+                for (int r = 0; r < rows; r++)
+                {
+                    int pos = QPos0 + i0 + r;
+                    float* srow = s + (nint)r * lds;
+                    var row = new Span<float>(srow, pos + 1);
+                    TensorPrimitives.Multiply(row, Scale, row);
+                    if (Seg != null)
+                    {
+                        int seg = Seg[pos];
+                        for (int j = 0; j < pos; j++)
+                            if (Seg[j] != seg) srow[j] = float.NegativeInfinity;
+                    }
+                    float max = TensorPrimitives.Max(row);
+                    TensorPrimitives.Subtract(row, max, row);
+                    TensorPrimitives.Exp(row, row);           // exp(-inf) = 0 for masked keys
+                    TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+                    int rowEnd = Probs != null ? tk : kEnd;
+                    if (pos + 1 < rowEnd) new Span<float>(srow + pos + 1, rowEnd - pos - 1).Clear();
+                }
+                MatMul.GemmSerial(Out + (nint)i0 * qC + h * hs, qC, new MatMul.Operand(s, lds, 1), new MatMul.Operand(V + kh * hs, kvC, 1),
+                    null, rows, kEnd, hs, accumulate: false, null, 0, 0);
+            }
+        }
+    }
+
+    // One work item per kv head (it owns its dk/dv columns and the dq of its query heads); per query block:
+    // dP = dO·vᵀ, dS = P ⊙ (dP - Σ_j P·dP)·scale, dq += dS·k, dk += dSᵀ·q, dv += Pᵀ·dO, all through GemmSerial.
+    struct BackwardBlockOp : IParallelOp
+    {
+        public float* DQ, DK, DV, DOut, Q, K, V, Probs;
+        public int Tq, Tk, Nh, Nkv, Hs, QPos0;
+        public float Scale;
+
+        public readonly void Execute(int start, int end)
+        {
+            int hs = Hs, tk = Tk, qC = Nh * hs, kvC = Nkv * hs, group = Nh / Nkv;
+            float* dp = ThreadScratch.Get(ScratchDp, (nint)BlockRows * tk);
+            for (int kh = start; kh < end; kh++)
+                for (int h = kh * group; h < (kh + 1) * group; h++)
+                    for (int i0 = 0; i0 < Tq; i0 += BlockRows)
+                    {
+                        int rows = Math.Min(BlockRows, Tq - i0), kEnd = QPos0 + i0 + rows;
+                        float* p = Probs + ((nint)h * Tq + i0) * tk;
+                        float* dO = DOut + (nint)i0 * qC + h * hs, q = Q + (nint)i0 * qC + h * hs;
+                        MatMul.GemmSerial(dp, kEnd, new MatMul.Operand(dO, qC, 1), new MatMul.Operand(V + kh * hs, 1, kvC),
+                            null, rows, hs, kEnd, accumulate: false, null, 0, 0);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            int n = QPos0 + i0 + r + 1;
+                            var prow = new ReadOnlySpan<float>(p + (nint)r * tk, n);
+                            var drow = new Span<float>(dp + (nint)r * kEnd, n);
+                            float sum = TensorPrimitives.Dot(prow, drow);
+                            TensorPrimitives.Subtract(drow, sum, drow);
+                            TensorPrimitives.Multiply(drow, prow, drow);
+                            TensorPrimitives.Multiply(drow, Scale, drow);
+                            if (n < kEnd) new Span<float>(dp + (nint)r * kEnd + n, kEnd - n).Clear();
+                        }
+                        MatMul.GemmSerial(DQ + (nint)i0 * qC + h * hs, qC, new MatMul.Operand(dp, kEnd, 1), new MatMul.Operand(K + kh * hs, kvC, 1),
+                            null, rows, kEnd, hs, accumulate: true, null, 0, 0);
+                        MatMul.GemmSerial(DK + kh * hs, kvC, new MatMul.Operand(dp, 1, kEnd), new MatMul.Operand(q, qC, 1),
+                            null, kEnd, rows, hs, accumulate: true, null, 0, 0);
+                        MatMul.GemmSerial(DV + kh * hs, kvC, new MatMul.Operand(p, 1, tk), new MatMul.Operand(dO, qC, 1),
+                            null, kEnd, rows, hs, accumulate: true, null, 0, 0);
                     }
         }
     }

@@ -23,10 +23,50 @@ public static unsafe partial class MatMul
     internal const int MR = 6;
     internal static readonly int NR = Level switch { Isa.V512 => 32, Isa.V256 => 16, _ => 8 };
     internal const int KC = 256;
+    // Inner dimensions up to KSingle are one block (one pass over C; the kc×NR panel of B and kc×MR of A still fit
+    // a 48 KiB L1): K = 288 (stories15M) would otherwise be a 256 block plus a 32 one.
+    const int KSingle = 300;
     internal const int MC = MR * 80;      // A block (MC×KC floats = 480 KiB) stays in L2
     internal const int NC = 2048;         // B block (KC×NC floats = 2 MiB) streams from L3
 
-    const int ScratchA = 0, ScratchB = 1;
+    const int ScratchA = 0, ScratchB = 1, ScratchShared = 4;
+
+    /// <summary>Depth of the packed blocks for inner dimension K: all of K when small, else equal blocks of at most KC.</summary>
+    internal static int KcFor(int K)
+    {
+        if (K <= KSingle) return Math.Max(K, 1);
+        int blocks = (K + KC - 1) / KC;
+        return (K + blocks - 1) / blocks;
+    }
+
+    /// <summary>Floats of B (K, N) packed whole in the PackedWeight layout (N padded to NR).</summary>
+    internal static long PackedSize(int K, int N) => (long)K * ((N + NR - 1) / NR * NR);
+
+    /// <summary>Packs all of B (K, N) into <paramref name="dst"/> in the PackedWeight layout, in parallel on <paramref name="pool"/>.</summary>
+    internal static void PackAll(WorkerPool pool, float* dst, Operand b, int K, int N)
+    {
+        int nr = NR, kcb = KcFor(K);
+        var op = new PackAllOp { Dst = dst, B = b, K = K, N = N, Kcb = kcb, PaddedN = (N + nr - 1) / nr * nr, Panels = (N + nr - 1) / nr };
+        int items = (K + kcb - 1) / kcb * op.Panels;
+        pool.For(items, ref op, minPerThread: 16);
+    }
+
+    struct PackAllOp : IParallelOp
+    {
+        public float* Dst;
+        public Operand B;
+        public int K, N, Kcb, PaddedN, Panels;
+
+        public readonly void Execute(int start, int end)
+        {
+            int nr = NR;
+            for (int item = start; item < end; item++)
+            {
+                int pc = item / Panels * Kcb, j0 = item % Panels * nr, kc = Math.Min(Kcb, K - pc);
+                PackB(Dst + (nint)pc * PaddedN + (nint)j0 * kc, B.Offset(pc, j0), kc, Math.Min(nr, N - j0));
+            }
+        }
+    }
 
     /// <summary>Strided operand: element (i, j) at p[i*Rs + j*Cs].</summary>
     internal readonly struct Operand(float* p, nint rs, nint cs)
@@ -53,11 +93,26 @@ public static unsafe partial class MatMul
             GemmSerial(c, ldc, a, b, bias, M, K, N, accumulate, prepacked, prepackedN, 0);
             return;
         }
-        // Split the dimension that balances better; prefer columns (then B is packed once, not per thread).
         double imbN = Imbalance(tilesN, T), imbM = Imbalance(tilesM, T);
+        // Splitting columns makes every thread pack all of A, splitting rows all of B. When that duplicate work is
+        // large, pack B once, in parallel, into the caller's scratch, then split rows over the packed B.
+        if (prepacked == null && tilesM >= 4 * T && (long)Math.Min(M, N) * K >= SharedPackMin && PackedSize(K, N) <= SharedPackMax)
+        {
+            float* shared = ThreadScratch.Get(ScratchShared, (nint)PackedSize(K, N));
+            PackAll(pool, shared, b, K, N);
+            op.Pre = shared;
+            op.PreN = (N + nr - 1) / nr * nr;
+            op.SplitRows = true;
+            pool.For(tilesM, ref op);
+            return;
+        }
+        // Split the dimension that balances better; prefer columns (then B is packed once, not per thread).
         op.SplitRows = imbM + 0.05 < imbN;
         pool.For(op.SplitRows ? tilesM : tilesN, ref op);
     }
+
+    // Duplicate packing worth avoiding (floats), and the largest B packed whole (floats).
+    const long SharedPackMin = 1 << 16, SharedPackMax = 1 << 26;
 
     static double Imbalance(int tiles, int threads) => tiles < threads ? threads : (double)((tiles + threads - 1) / threads) * threads / tiles;
 
@@ -102,16 +157,17 @@ public static unsafe partial class MatMul
             return;
         }
         int nr = NR;
-        int ncMax = Math.Min(NC, (N + nr - 1) / nr * nr), kcMax = Math.Min(KC, K), mcMax = Math.Min(MC, (M + MR - 1) / MR * MR);
+        int kcb = KcFor(K);
+        int ncMax = Math.Min(NC, (N + nr - 1) / nr * nr), kcMax = Math.Min(kcb, K), mcMax = Math.Min(MC, (M + MR - 1) / MR * MR);
         float* bp = pre != null ? null : ThreadScratch.Get(ScratchB, (nint)kcMax * ncMax);
         float* ap = ThreadScratch.Get(ScratchA, (nint)kcMax * mcMax + 8);   // + 8: Transpose6x8 spill
         float* tile = stackalloc float[MR * 32];
         for (int jc = 0; jc < N; jc += NC)
         {
             int nc = Math.Min(NC, N - jc);
-            for (int pc = 0; pc < K; pc += KC)
+            for (int pc = 0; pc < K; pc += kcb)
             {
-                int kc = Math.Min(KC, K - pc);
+                int kc = Math.Min(kcb, K - pc);
                 if (pre != null) bp = pre + (nint)pc * preN + (nint)(preCol0 + jc) * kc;
                 else PackB(bp, b.Offset(pc, jc), kc, nc);
                 bool acc = accumulate || pc > 0;
