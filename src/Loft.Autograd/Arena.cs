@@ -32,7 +32,7 @@ public sealed class Arena
             AllocatedFloats += length;
         }
         var mem = _slots[_next++].AsMemory(0, length);
-        if (clear) mem.Span.Clear();
+        if (clear) Loft.Tensors.Kernels.Elementwise.Clear(mem.Span);
         return mem;
     }
 

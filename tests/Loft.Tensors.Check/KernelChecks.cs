@@ -19,6 +19,7 @@ public static partial class KernelChecks
         ("matmul.backward-input", MatMulBackwardInputChecks),
         ("matmul.backward-weight", MatMulBackwardWeightChecks),
         ("matmul.threads", MatMulThreadChecks),
+        ("elementwise.parallel", ElementwiseParallelChecks),
         ("matmul.packed", MatMulPackedChecks),
         ("rmsnorm.forward", RmsNormForwardChecks),
         ("rope.forward", RopeForwardChecks),
@@ -130,6 +131,62 @@ public static partial class KernelChecks
                 MatMul.Forward(actual, x, w, b, m, k, n, pool);
                 Compare($"MatMul.Forward threads={threads} m={m} k={k} n={n}", expected, actual, DotTolerance(k), 1e-5f);
             }
+        }
+    }
+
+    /// <summary>Inputs large enough to split over the shared pool (Elementwise.Block), against the reference; twice,
+    /// bit-identical (fixed blocks, partial sums added in block order).</summary>
+    static void ElementwiseParallelChecks()
+    {
+        const int rows = 301, dim = 288, nh = 6, hs = 48, maxPos = 400;
+        var rng = new Random(5);
+        var x = Rand(rng, rows * dim, 2f); var w = Rand(rng, dim); var dy = Rand(rng, rows * dim);
+        var g = Rand(rng, rows * dim, 6f); var u = Rand(rng, rows * dim, 3f);
+        var table = new RopeTable(hs, maxPos, 10000f);
+        var pos = new int[rows];
+        for (int i = 0; i < rows; i++) pos[i] = rng.Next(maxPos);
+        int n = rows * dim;
+        float[]? previous = null;
+        foreach (int run in new[] { 1, 2 })
+        {
+            int threads = WorkerPool.Shared.ThreadCount;
+            // RMSNorm forward and backward.
+            var ye = new float[n]; var re = new float[rows]; var ya = Fill(n, float.NaN); var ra = Fill(rows, float.NaN);
+            RmsNormReference.Forward(ye, re, x, w, rows, dim, 1e-5f);
+            RmsNorm.Forward(ya, ra, x, w, rows, dim, 1e-5f);
+            Compare($"RmsNorm.Forward parallel threads={threads}", ye, ya, 1e-5f, 1e-5f);
+            var dxE = Rand(new Random(6), n); var dwE = Rand(new Random(7), dim);
+            var dxA = (float[])dxE.Clone(); var dwA = (float[])dwE.Clone();
+            RmsNormReference.Backward(dxE, dwE, dy, x, w, re, rows, dim);
+            RmsNorm.Backward(dxA, dwA, dy, x, w, re, rows, dim);
+            Compare($"RmsNorm.Backward dx parallel threads={threads}", dxE, dxA, 1e-5f, 1e-4f);
+            Compare($"RmsNorm.Backward dw parallel threads={threads}", dwE, dwA, 1e-3f, 1e-4f);
+            // SwiGLU forward and backward, residual add.
+            var se = new float[n]; var sa = Fill(n, float.NaN);
+            SwiGluReference.Forward(se, g, u);
+            SwiGlu.Forward(sa, g, u);
+            Compare($"SwiGlu.Forward parallel threads={threads}", se, sa, 1e-6f, 1e-5f);
+            var dgE = new float[n]; var duE = new float[n]; var dgA = new float[n]; var duA = new float[n];
+            SwiGluReference.Backward(dgE, duE, dy, g, u);
+            SwiGlu.Backward(dgA, duA, dy, g, u);
+            Compare($"SwiGlu.Backward dgate parallel threads={threads}", dgE, dgA, 1e-5f, 1e-4f);
+            Compare($"SwiGlu.Backward dup parallel threads={threads}", duE, duA, 1e-5f, 1e-4f);
+            var addE = new float[n]; var addA = Fill(n, float.NaN);
+            for (int i = 0; i < n; i++) addE[i] = x[i] + dy[i];
+            Add.Forward(addA, x, dy);
+            Compare($"Add.Forward parallel threads={threads}", addE, addA, 0f, 0f);
+            // RoPE forward (in place) and backward (accumulating).
+            var qe = (float[])x.Clone(); var qa = (float[])x.Clone();
+            RopeReference.Forward(qe, pos, nh, hs, table);
+            Rope.Forward(qa, pos, nh, hs, table);
+            Compare($"Rope.Forward parallel threads={threads}", qe, qa, 1e-6f, 1e-5f);
+            var bE = (float[])u.Clone(); var bA = (float[])u.Clone();
+            RopeReference.Backward(bE, dy, pos, nh, hs, table);
+            Rope.Backward(bA, dy, pos, nh, hs, table);
+            Compare($"Rope.Backward parallel threads={threads}", bE, bA, 1e-6f, 1e-5f);
+            float[] all = [.. ya, .. ra, .. dxA, .. dwA, .. sa, .. dgA, .. duA, .. qa, .. bA];
+            if (previous != null) Compare($"elementwise run {run} vs run 1 (bit-identical)", previous, all, 0f, 0f);
+            previous = all;
         }
     }
 

@@ -21,8 +21,8 @@ public static class Add
     {
         protected internal override void Backward(Tape tape)
         {
-            if (a.RequiresGrad) TensorPrimitives.Add(a.Grad, y.Grad, a.Grad);
-            if (b.RequiresGrad) TensorPrimitives.Add(b.Grad, y.Grad, b.Grad);
+            if (a.RequiresGrad) Loft.Tensors.Kernels.Add.InPlace(a.Grad, y.Grad);
+            if (b.RequiresGrad) Loft.Tensors.Kernels.Add.InPlace(b.Grad, y.Grad);
         }
     }
 }

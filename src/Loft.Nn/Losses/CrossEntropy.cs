@@ -5,6 +5,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using Loft.Tensors.Kernels;
+using Loft.Tensors.Threading;
 
 namespace Loft.Nn.Losses;
 
@@ -91,6 +92,7 @@ public static class CrossEntropy
         float[] logitsBuf = pool.Rent(rowsMax * V);          // (rows, V) logits, then their gradient
         float[]? dhcBuf = backward && !dh.IsEmpty ? pool.Rent(rowsMax * C) : null; // (rows, C)
         int[] rowIndex = ArrayPool<int>.Shared.Rent(rowsMax);
+        double[] rowLoss = ArrayPool<double>.Shared.Rent(rowsMax);
         float invNorm = (float)(1.0 / normaliser);
         double loss = 0;
         try
@@ -111,23 +113,10 @@ public static class CrossEntropy
                 var logits = logitsBuf.AsSpan(0, rows * V);
                 if (wt != null) MatMul.Forward(logits, hc, wt, default, rows);
                 else MatMul.Forward(logits, hc, w, default, rows, C, V);
-                for (int r = 0; r < rows; r++)
-                {
-                    var z = logits.Slice(r * V, V);
-                    int y = targets[rowIndex[r]];
-                    float max = TensorPrimitives.Max(z);
-                    float zy = z[y] - max;
-                    TensorPrimitives.Subtract(z, max, z);
-                    TensorPrimitives.Exp(z, z);
-                    double sum = SumDouble(z);
-                    loss += Math.Log(sum) - zy;
-                    if (backward)
-                    {
-                        // d loss / d z = (softmax(z) - onehot(y)) / normaliser
-                        TensorPrimitives.Multiply(z, (float)(1.0 / sum) * invNorm, z);
-                        z[y] -= invNorm;
-                    }
-                }
+                var rowOp = new SoftmaxRowsOp { Logits = logits, Targets = targets, RowIndex = rowIndex, RowLoss = rowLoss, V = V, InvNorm = invNorm, Backward = backward };
+                if (Elementwise.Parallel((long)rows * V) && rows > 1) WorkerPool.Shared.For(rows, ref rowOp);
+                else rowOp.Execute(0, rows);
+                for (int r = 0; r < rows; r++) loss += rowLoss[r];
                 if (!backward) continue;
                 if (dhcBuf != null)
                 {
@@ -151,8 +140,42 @@ public static class CrossEntropy
             pool.Return(logitsBuf);
             if (dhcBuf != null) pool.Return(dhcBuf);
             ArrayPool<int>.Shared.Return(rowIndex);
+            ArrayPool<double>.Shared.Return(rowLoss);
         }
         return loss / normaliser;
+    }
+
+    // Per row of a chunk (in parallel): -log softmax(z)[y] into RowLoss, and z replaced by d loss / d z =
+    // (softmax(z) - onehot(y)) / normaliser when Backward.
+    ref struct SoftmaxRowsOp : IParallelOp
+    {
+        public Span<float> Logits;
+        public ReadOnlySpan<int> Targets;
+        public int[] RowIndex;
+        public double[] RowLoss;
+        public int V;
+        public float InvNorm;
+        public bool Backward;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                var z = Logits.Slice(r * V, V);
+                int y = Targets[RowIndex[r]];
+                float max = TensorPrimitives.Max(z);
+                float zy = z[y] - max;
+                TensorPrimitives.Subtract(z, max, z);
+                TensorPrimitives.Exp(z, z);
+                double sum = SumDouble(z);
+                RowLoss[r] = Math.Log(sum) - zy;
+                if (Backward)
+                {
+                    TensorPrimitives.Multiply(z, (float)(1.0 / sum) * InvNorm, z);
+                    z[y] -= InvNorm;
+                }
+            }
+        }
     }
 
     // Above this many target rows the head is packed once per call (a chunk of rows alone would not pay for it).

@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using Loft.Tensors.Threading;
 
 namespace Loft.Tensors.Kernels;
 
@@ -24,11 +25,38 @@ public static class Rope
     static void Rotate(Span<float> dst, ReadOnlySpan<float> src, ReadOnlySpan<int> positions, int nHeads, int headDim, RopeTable table,
         float sign, bool accumulate)
     {
-        int T = positions.Length, half = headDim / 2, C = nHeads * headDim;
+        int T = positions.Length, C = nHeads * headDim;
         Debug.Assert(headDim == table.HeadDim && dst.Length >= T * C && src.Length >= T * C);
+        if (Elementwise.Parallel((long)T * C) && T > 1)
+        {
+            var op = new RotateOp { Dst = dst, Src = src, Positions = positions, NHeads = nHeads, HeadDim = headDim, Table = table, Sign = sign, Accumulate = accumulate, Per = Elementwise.RowsPerBlock(C) };
+            WorkerPool.Shared.For((T + op.Per - 1) / op.Per, ref op);
+            return;
+        }
+        RotateRows(dst, src, positions, 0, T, nHeads, headDim, table, sign, accumulate);
+    }
+
+    ref struct RotateOp : IParallelOp
+    {
+        public Span<float> Dst;
+        public ReadOnlySpan<float> Src;
+        public ReadOnlySpan<int> Positions;
+        public int NHeads, HeadDim, Per;
+        public RopeTable Table;
+        public float Sign;
+        public bool Accumulate;
+
+        public readonly void Execute(int start, int end) =>
+            RotateRows(Dst, Src, Positions, start * Per, Math.Min(Positions.Length, end * Per), NHeads, HeadDim, Table, Sign, Accumulate);
+    }
+
+    static void RotateRows(Span<float> dst, ReadOnlySpan<float> src, ReadOnlySpan<int> positions, int t0, int t1, int nHeads, int headDim,
+        RopeTable table, float sign, bool accumulate)
+    {
+        int half = headDim / 2, C = nHeads * headDim;
         var cosAll = table.Cos; var sinAll = table.Sin;
         int W = Vector<float>.Count;
-        for (int t = 0; t < T; t++)
+        for (int t = t0; t < t1; t++)
         {
             Debug.Assert((uint)positions[t] < (uint)table.MaxPositions);
             var cos = cosAll.Slice(positions[t] * half, half);

@@ -4,15 +4,51 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Loft.Tensors.Threading;
 
 namespace Loft.Tensors.Kernels;
 
 public static class SwiGlu
 {
-    // y, gate, up: same length
+    // y, gate, up: same length. Large inputs run in parallel blocks on the shared pool.
     public static void Forward(Span<float> y, ReadOnlySpan<float> gate, ReadOnlySpan<float> up)
     {
         Debug.Assert(gate.Length == up.Length && y.Length >= gate.Length);
+        if (Elementwise.Parallel(gate.Length))
+        {
+            var op = new ForwardOp { Y = y, Gate = gate, Up = up };
+            WorkerPool.Shared.For(Elementwise.Blocks(gate.Length), ref op);
+            return;
+        }
+        ForwardSerial(y, gate, up);
+    }
+
+    ref struct ForwardOp : IParallelOp
+    {
+        public Span<float> Y;
+        public ReadOnlySpan<float> Gate, Up;
+
+        public readonly void Execute(int start, int end)
+        {
+            var (a, n) = Elementwise.Range(start, end, Gate.Length);
+            ForwardSerial(Y.Slice(a, n), Gate.Slice(a, n), Up.Slice(a, n));
+        }
+    }
+
+    ref struct BackwardOp : IParallelOp
+    {
+        public Span<float> DGate, DUp;
+        public ReadOnlySpan<float> Dy, Gate, Up;
+
+        public readonly void Execute(int start, int end)
+        {
+            var (a, n) = Elementwise.Range(start, end, Gate.Length);
+            BackwardSerial(DGate.Slice(a, n), DUp.Slice(a, n), Dy.Slice(a, n), Gate.Slice(a, n), Up.Slice(a, n));
+        }
+    }
+
+    static void ForwardSerial(Span<float> y, ReadOnlySpan<float> gate, ReadOnlySpan<float> up)
+    {
         int n = gate.Length, i = 0;
         ref float yr = ref MemoryMarshal.GetReference(y);
         ref float gr = ref MemoryMarshal.GetReference(gate);
@@ -46,6 +82,17 @@ public static class SwiGlu
     public static void Backward(Span<float> dgate, Span<float> dup, ReadOnlySpan<float> dy, ReadOnlySpan<float> gate, ReadOnlySpan<float> up)
     {
         Debug.Assert(gate.Length == up.Length && dy.Length >= gate.Length && dgate.Length >= gate.Length && dup.Length >= gate.Length);
+        if (Elementwise.Parallel(gate.Length))
+        {
+            var op = new BackwardOp { DGate = dgate, DUp = dup, Dy = dy, Gate = gate, Up = up };
+            WorkerPool.Shared.For(Elementwise.Blocks(gate.Length), ref op);
+            return;
+        }
+        BackwardSerial(dgate, dup, dy, gate, up);
+    }
+
+    static void BackwardSerial(Span<float> dgate, Span<float> dup, ReadOnlySpan<float> dy, ReadOnlySpan<float> gate, ReadOnlySpan<float> up)
+    {
         int n = gate.Length, i = 0;
         if (Vector512.IsHardwareAccelerated)
             for (; i + 16 <= n; i += 16)
