@@ -2,6 +2,7 @@
 // and streams the continuation to stdout (statistics to stderr). Options mirror HF GenerationConfig / llama2.c run.
 using System.Globalization;
 using System.Text.Json;
+using Loft.Formats;
 using Loft.Hub;
 using Loft.Models.Inference.Generation;
 using Loft.Models.Llama;
@@ -93,12 +94,8 @@ public sealed class GenerateCommand : ICommand
         if (threads is { } t) WorkerPool.SetThreadCount(t);
         // A local folder/file as is; otherwise an "org/name[@revision]" Hub id, downloaded into the Hub cache.
         modelPath = ModelLocator.Resolve(modelPath);
-        using var model = LlamaModel.Load(modelPath);
-        if (adapterDir != null)
-        {
-            if (!Directory.Exists(adapterDir)) throw new CliException($"generate: adapter folder not found: {adapterDir}");
-            LoraModelAdapter.Apply(model, LoraAdapterFile.Load(adapterDir, model.Weights));
-        }
+        if (adapterDir != null && !Directory.Exists(adapterDir)) throw new CliException($"generate: adapter folder not found: {adapterDir}");
+        using var model = adapterDir == null ? LlamaModel.Load(modelPath) : LoadWithAdapter(modelPath, adapterDir);
 
         bool needTokenizer = !printIds || promptIdsText == null || stops.Count > 0;
         var tokenizer = LoadTokenizer(modelPath, tokenizerPath, model.VocabSize, required: needTokenizer);
@@ -162,6 +159,29 @@ public sealed class GenerateCommand : ICommand
         err.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"generated: {result.GeneratedTokens} tokens (finish: {result.FinishReason.ToString().ToLowerInvariant()}), decode {result.DecodeSteps} steps in {result.DecodeSeconds * 1000:F1} ms ({result.DecodeTokensPerSecond:F1} tokens/s){extra}"));
         return 0;
+    }
+
+    // The base with the adapter unmerged: LoRA pairs wrap the projections; modules_to_save copies (lm_head,
+    // embed_tokens, ...) replace their tensors, as PEFT's forward and `loft merge` use them.
+    static LlamaModel LoadWithAdapter(string modelPath, string adapterDir)
+    {
+        var checkpoint = CheckpointLoader.Open(modelPath);
+        LlamaModel? model = null;
+        try
+        {
+            var adapter = LoraAdapterFile.Load(adapterDir, checkpoint);
+            model = adapter.SavedModules.Count == 0
+                ? LlamaModel.FromCheckpoint(checkpoint, ownsCheckpoint: true)
+                : LlamaModel.FromCheckpoint(new SavedModulesCheckpoint(checkpoint, adapter, ownsBase: true), ownsCheckpoint: true);
+            LoraModelAdapter.Apply(model, adapter.WithoutSavedModules());
+            return model;
+        }
+        catch
+        {
+            if (model != null) model.Dispose();
+            else checkpoint.Dispose();
+            throw;
+        }
     }
 
     static int[] ParseIds(string text)

@@ -24,6 +24,9 @@ public sealed class SftCommand : ICommand
           --full                    full fine-tuning (saves an HF model folder) instead of LoRA
           --init-adapter DIR        start from an existing PEFT adapter folder
           --lora-r 8 --lora-alpha 8 --lora-dropout 0 --target-modules q_proj,v_proj --use-rslora
+          --modules-to-save lm_head,embed_tokens   train these modules fully (copies saved in the adapter, as PEFT)
+          --resume-from-checkpoint DIR|latest      continue a run from OUTPUT/checkpoint-N (latest: the newest one):
+                                    weights, optimizer moments, schedule, data position and dropout stream
           --learning-rate 2e-4      (TrainingArguments' default is 5e-5; 2e-4 is the usual LoRA rate)
           --weight-decay 0 --lr-scheduler linear|cosine|constant|constant_with_warmup --warmup-steps 0
           --num-epochs 3 --max-steps -1 --batch-size 8 --grad-accum 1 --max-grad-norm 1.0
@@ -38,13 +41,22 @@ public sealed class SftCommand : ICommand
         var t = SftTrainer.Create(o);
         Console.Error.WriteLine($"sft: {t.Dataset.Train.Count} training and {t.Dataset.Eval.Count} held-out examples; {t.TotalSteps} steps " +
             $"({t.UpdatesPerEpoch} per epoch); {(o.Full ? "full fine-tuning" : LoraAdapterSummary(t))}");
+        if (o.ResumeFromCheckpoint is { } r)
+        {
+            var dir = TrainerBase.ResolveCheckpoint(r, o.Output!);
+            t.ResumeFrom(dir);
+            Console.Error.WriteLine($"sft: resumed from {dir} at step {t.GlobalStep}");
+        }
         return t;
     });
 
     static string LoraAdapterSummary(TrainerBase t)
     {
         long trainable = t.Model.Parameters.Sum(p => (long)p.Length);
-        return $"LoRA r={t.Options.LoraR}, {t.Model.Adapter!.Modules.Count} modules, {trainable:N0} trainable parameters";
+        var adapter = t.Model.Adapter!;
+        string saved = adapter.SavedModules.Count > 0 ? $", modules_to_save {string.Join(", ", adapter.SavedModules.Select(s => s.TensorName))}" : "";
+        string dropout = adapter.Options.LoraDropout > 0 ? string.Create(CultureInfo.InvariantCulture, $", dropout {adapter.Options.LoraDropout}") : "";
+        return $"LoRA r={adapter.Options.R}, {adapter.Modules.Count} modules{dropout}{saved}, {trainable:N0} trainable parameters";
     }
 }
 

@@ -70,7 +70,7 @@ public sealed unsafe class LlamaModel : ICausalLanguageModel, IDisposable
             _layers[i] = new LlamaDecoderLayer(i, d, Ptr(TensorNames.InputLayerNorm(i)), Ptr(TensorNames.PostAttentionLayerNorm(i)), attention, mlp);
         }
         _lmHead = config.TieWordEmbeddings
-            ? new Linear("lm_head (tied to model.embed_tokens)", _embed, null, d, config.VocabSize)
+            ? Track(new Linear("lm_head (tied to model.embed_tokens)", _embed, null, d, config.VocabSize, _packBudget))
             : MakeLinear("lm_head");
 
         foreach (var spec in specs) ParameterCount += spec.ElementCount;
@@ -93,8 +93,22 @@ public sealed unsafe class LlamaModel : ICausalLanguageModel, IDisposable
     {
         var info = _weights.GetInfo(module + ".weight");
         string bias = module + ".bias";
-        return new Linear(module, Ptr(module + ".weight"), _weights.Contains(bias) && ExpectsBias(module) ? Ptr(bias) : null, info.Shape[1], info.Shape[0]);
+        return Track(new Linear(module, Ptr(module + ".weight"), _weights.Contains(bias) && ExpectsBias(module) ? Ptr(bias) : null,
+            info.Shape[1], info.Shape[0], _packBudget));
     }
+
+    Linear Track(Linear linear)
+    {
+        _linears.Add(linear);
+        return linear;
+    }
+
+    /// <summary>Bytes of pre-packed weight copies a model keeps for prefill (the projections packed first get them):
+    /// small and mid-size models are packed whole, a 7B F32 model only partly.</summary>
+    public const long PrepackBudgetBytes = 2L << 30;
+
+    readonly PackBudget _packBudget = new(PrepackBudgetBytes);
+    readonly List<Linear> _linears = [];
 
     bool ExpectsBias(string module) =>
         module.EndsWith("q_proj", StringComparison.Ordinal) || module.EndsWith("k_proj", StringComparison.Ordinal) || module.EndsWith("v_proj", StringComparison.Ordinal)
@@ -264,6 +278,7 @@ public sealed unsafe class LlamaModel : ICausalLanguageModel, IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        foreach (var linear in _linears) linear.ReleasePacked();
         if (_ownsWeights) _weights.Dispose();
     }
 

@@ -62,6 +62,31 @@ public sealed class AdamW : Optimizer
     public (ReadOnlyMemory<float> ExpAvg, ReadOnlyMemory<float> ExpAvgSq) Moments(int index) =>
         _state[index] is { } s ? (s.M, s.V) : (ReadOnlyMemory<float>.Empty, ReadOnlyMemory<float>.Empty);
 
+    /// <summary>
+    /// Restores a parameter's state from a checkpoint (torch's optimizer.load_state_dict): its step count and moments.
+    /// Arguments that do not fit the parameter throw ArgumentException naming it.
+    /// </summary>
+    public void LoadState(int index, long step, ReadOnlySpan<float> expAvg, ReadOnlySpan<float> expAvgSq, ReadOnlySpan<float> maxExpAvgSq = default)
+    {
+        if ((uint)index >= (uint)Parameters.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"parameter index must be in [0, {Parameters.Count})");
+        var p = Parameters[index];
+        if (step < 0) throw new ArgumentOutOfRangeException(nameof(step), step, $"parameter '{p.Name}': the step count must be >= 0");
+        if (expAvg.Length != p.Length || expAvgSq.Length != p.Length)
+            throw new ArgumentException($"parameter '{p.Name}' has {p.Length} elements but exp_avg has {expAvg.Length} and exp_avg_sq {expAvgSq.Length}");
+        if (Options.Amsgrad && maxExpAvgSq.Length != p.Length)
+            throw new ArgumentException($"parameter '{p.Name}' has {p.Length} elements but max_exp_avg_sq has {maxExpAvgSq.Length} (amsgrad needs it)");
+        if (step == 0)
+        {
+            _state[index] = null;
+            return;
+        }
+        var s = new State(p.Length, Options.Amsgrad) { Step = step };
+        expAvg.CopyTo(s.M);
+        expAvgSq.CopyTo(s.V);
+        if (s.VMax != null) maxExpAvgSq.CopyTo(s.VMax);
+        _state[index] = s;
+    }
+
     protected override void StepParameter(int index, Parameter p)
     {
         var s = _state[index] ??= new State(p.Length, Options.Amsgrad);

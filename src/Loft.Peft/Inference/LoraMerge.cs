@@ -26,8 +26,9 @@ public static class LoraMerge
 
     /// <summary>
     /// Writes the merged model into <paramref name="outDir"/> (created if needed) and returns the file names written:
-    /// config.json (torch_dtype float32; tie_word_embeddings turned off when a modules_to_save lm_head is added to a tied
-    /// model), model.safetensors (F32; untouched tensors copied as they are), then the tokenizer files of a base folder.
+    /// config.json (torch_dtype float32; tie_word_embeddings turned off when a modules_to_save lm_head or embed_tokens
+    /// copy is added to a tied model, the other side keeping the original table), model.safetensors (F32; untouched
+    /// tensors copied as they are), then the tokenizer files of a base folder.
     /// </summary>
     public static IReadOnlyList<string> MergeToFolder(string baseCheckpointPath, LoraAdapter adapter, string outDir)
     {
@@ -44,7 +45,10 @@ public static class LoraMerge
         if (Path.GetFullPath(outDir).TrimEnd(Path.DirectorySeparatorChar) == Path.GetFullPath(basePath).TrimEnd(Path.DirectorySeparatorChar))
             throw new ArgumentException($"the output folder {outDir} is the base model's own folder; choose another", nameof(outDir));
         var config = checkpoint.Config with { TorchDtype = "float32" };
-        bool untie = config.TieWordEmbeddings && adapter.SavedModules.Any(s => s.TensorName == "lm_head.weight");
+        // PEFT wraps lm_head and embed_tokens separately: a saved copy of either unties a tied model, and the side
+        // without a copy keeps the original table (see SavedModulesCheckpoint).
+        bool savedHead = adapter.SavedModules.Any(s => s.TensorName == "lm_head.weight");
+        bool untie = config.TieWordEmbeddings && (savedHead || adapter.SavedModules.Any(s => s.TensorName == "model.embed_tokens.weight"));
         if (untie) config = config with { TieWordEmbeddings = false };
 
         Directory.CreateDirectory(outDir);
@@ -75,6 +79,8 @@ public static class LoraMerge
                     throw new InvalidDataException($"modules_to_save tensor '{s.TensorName}' has no counterpart in {checkpoint.SourcePath}");
                 writer.Add(s.TensorName, (int[])s.Shape.Clone(), s.Data);
             }
+        if (untie && !savedHead)
+            writer.Add("lm_head.weight", checkpoint.Shape("model.embed_tokens.weight"), () => checkpoint.GetFloat32("model.embed_tokens.weight"));
         string weightsFile = Path.Combine(outDir, "model.safetensors");
         writer.Save(weightsFile);
         files.Add("model.safetensors");

@@ -28,7 +28,7 @@ public sealed class LoraModelAdapter
     /// <summary>
     /// Wraps every projection the adapter targets. Every module is checked before the model is touched: a module
     /// the model lacks or one with other shapes throws InvalidDataException naming it; modules_to_save copies are
-    /// not supported here (merge them with <see cref="LoraMerge"/>).
+    /// not applied here (load the model over a <see cref="SavedModulesCheckpoint"/>, or merge with <see cref="LoraMerge"/>).
     /// </summary>
     public static LoraModelAdapter Apply(LlamaModel model, LoraAdapter adapter)
     {
@@ -36,7 +36,7 @@ public sealed class LoraModelAdapter
         ArgumentNullException.ThrowIfNull(adapter);
         if (adapter.SavedModules.Count > 0)
             throw new NotSupportedException(
-                $"the adapter has modules_to_save tensors ({string.Join(", ", adapter.SavedModules.Select(s => s.TensorName))}), which cannot be applied on the fly; merge it with `loft merge` instead");
+                $"the adapter has modules_to_save tensors ({string.Join(", ", adapter.SavedModules.Select(s => s.TensorName))}), which replace model tensors: build the model over a SavedModulesCheckpoint and apply adapter.WithoutSavedModules() (as `loft generate --adapter` does), or merge it with `loft merge`");
         var slots = Slots(model);
         var plan = new List<(LoraLinear, Action<ILinear>)>();
         foreach (var m in adapter.Modules)

@@ -90,6 +90,10 @@ public sealed class LoraAdapter
 
     public bool TryGetModule(string module, out LoraModuleWeights weights) => _byName.TryGetValue(module, out weights!);
 
+    /// <summary>The same LoRA pairs (shared, not copied) without the modules_to_save copies, e.g. to wrap projections
+    /// of a model that already carries the copies (<see cref="SavedModulesCheckpoint"/>).</summary>
+    public LoraAdapter WithoutSavedModules() => SavedModules.Count == 0 ? this : new LoraAdapter(Options, Modules);
+
     /// <summary>
     /// Merges this adapter into one base tensor (peft merge_and_unload, tensor by tensor): a LoRA module's weight
     /// gets W += scaling·B·A, a modules_to_save tensor is replaced by its trained copy. False when the adapter

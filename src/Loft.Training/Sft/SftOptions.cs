@@ -37,6 +37,12 @@ public sealed record SftOptions
     public IReadOnlyList<string>? TargetModules { get; init; }
     /// <summary>LoraConfig.use_rslora = false.</summary>
     public bool UseRslora { get; init; }
+    /// <summary>LoraConfig.modules_to_save = None: modules trained fully as copies and saved in the adapter (e.g. lm_head,
+    /// embed_tokens; PEFT matches the end of the module name).</summary>
+    public IReadOnlyList<string>? ModulesToSave { get; init; }
+    /// <summary>TrainingArguments.resume_from_checkpoint: a checkpoint-N folder, or "latest" (also "true") for the newest
+    /// checkpoint-N in the output folder; null starts fresh.</summary>
+    public string? ResumeFromCheckpoint { get; init; }
 
     /// <summary>learning_rate (see the type remarks: 2e-4, not TrainingArguments' 5e-5).</summary>
     public double LearningRate { get; init; } = 2e-4;
@@ -108,6 +114,11 @@ public sealed record SftOptions
         Check(EvalSplit is >= 0 and < 1, "eval_split", EvalSplit, "must be in [0, 1)");
         Check(Threads >= 0, "threads", Threads, "must be >= 0");
         Check(!(Full && InitAdapter != null), "init_adapter", InitAdapter ?? "", "cannot be combined with full fine-tuning");
+        Check(!(Full && ModulesToSave != null), "modules_to_save", string.Join(",", ModulesToSave ?? []), "cannot be combined with full fine-tuning (every module is trained)");
+        if (ModulesToSave != null)
+            foreach (var m in ModulesToSave)
+                Check(!string.IsNullOrWhiteSpace(m), "modules_to_save", string.Join(",", ModulesToSave), "contains an empty module name");
+        Check(ResumeFromCheckpoint is null || ResumeFromCheckpoint.Trim().Length > 0, "resume_from_checkpoint", ResumeFromCheckpoint ?? "", "must be a checkpoint folder or \"latest\"");
         LrSchedule.ParseKind(LrScheduler);
     }
 
@@ -115,6 +126,7 @@ public sealed record SftOptions
     public LoraOptions ToLoraOptions() => new()
     {
         R = LoraR, LoraAlpha = LoraAlpha, LoraDropout = LoraDropout, TargetModules = TargetModules, UseRslora = UseRslora,
+        ModulesToSave = ModulesToSave,
     };
 
     /// <summary>The data options (batching, packing, split, template) these options describe.</summary>
@@ -130,6 +142,7 @@ public sealed record SftOptions
         "use-rslora", "learning-rate", "weight-decay", "adam-beta1", "adam-beta2", "adam-epsilon", "lr-scheduler", "warmup-steps",
         "num-epochs", "max-steps", "batch-size", "grad-accum", "max-grad-norm", "max-length", "packing", "seed", "no-shuffle",
         "logging-steps", "eval-steps", "save-steps", "eval-split", "template", "threads", "gradient-checkpointing",
+        "modules-to-save", "resume-from-checkpoint",
     ];
 
     /// <summary>The keys that are booleans (CLI flags).</summary>
@@ -153,6 +166,7 @@ public sealed record SftOptions
             "cutoff-len" => "max-length",
             "val-size" => "eval-split",
             "adapter-name-or-path" => "init-adapter",
+            "additional-target" => "modules-to-save",
             _ => k,
         };
     }
@@ -213,6 +227,8 @@ public sealed record SftOptions
                 "template" => o with { Template = value },
                 "threads" => o with { Threads = I() },
                 "gradient-checkpointing" => o with { GradientCheckpointing = B() },
+                "modules-to-save" => o with { ModulesToSave = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                "resume-from-checkpoint" => o with { ResumeFromCheckpoint = value.Trim().ToLowerInvariant() is "false" or "no" or "" ? null : value },
                 _ => throw new ArgumentException($"{source}: unknown option '{rawKey}' (known: {string.Join(", ", Keys)})"),
             };
         }

@@ -29,7 +29,8 @@ public sealed class SftTrainer : TrainerBase
     /// <summary>
     /// Loads the model (options.Model), its tokenizer (options.Tokenizer or the model's folder), the dataset
     /// (options.Data) and the adapter: a fresh seeded one, options.InitAdapter (validated against the base: a
-    /// mismatch names the tensor and both shapes), or none with options.Full.
+    /// mismatch names the tensor and both shapes), or none with options.Full. options.ResumeFromCheckpoint is applied
+    /// when <see cref="TrainerBase.Train"/> starts.
     /// </summary>
     public static SftTrainer Create(SftOptions options)
     {
@@ -60,7 +61,7 @@ public sealed class SftTrainer : TrainerBase
     /// <summary>The trainable model the options ask for, on an open checkpoint (the weights are copied).</summary>
     public static TrainableLlama CreateModel(ICheckpoint checkpoint, SftOptions options)
     {
-        var modelOptions = new TrainableLlamaOptions { GradientCheckpointing = options.GradientCheckpointing };
+        var modelOptions = new TrainableLlamaOptions { GradientCheckpointing = options.GradientCheckpointing, DropoutSeed = options.Seed };
         if (options.Full) return TrainableLlama.CreateFull(checkpoint, modelOptions);
         if (options.InitAdapter is { } dir)
         {
