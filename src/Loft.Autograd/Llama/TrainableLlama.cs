@@ -18,7 +18,7 @@ public sealed record TrainableLlamaOptions
     /// (transformers gradient_checkpointing_enable); gradients are identical.</summary>
     public bool GradientCheckpointing { get; init; }
 
-    /// <summary>Token rows per chunk of the fused LM-head cross-entropy.</summary>
+    /// <summary>Token rows per chunk of the fused LM-head cross-entropy (0: chosen from the vocabulary size, CrossEntropy.ChunkFor).</summary>
     public int LossChunk { get; init; } = CrossEntropy.DefaultChunk;
 
     /// <summary>Seed of the lora_dropout masks (the training seed): the same seed, the same masks at every pass.</summary>
@@ -26,7 +26,7 @@ public sealed record TrainableLlamaOptions
 
     public void Validate()
     {
-        if (LossChunk < 1) throw new ArgumentOutOfRangeException(nameof(LossChunk), LossChunk, "LossChunk must be >= 1");
+        if (LossChunk < 0) throw new ArgumentOutOfRangeException(nameof(LossChunk), LossChunk, "LossChunk must be >= 1 (or 0: chosen from the vocabulary size)");
     }
 }
 

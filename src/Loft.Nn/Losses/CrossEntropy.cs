@@ -14,8 +14,16 @@ public static class CrossEntropy
     /// <summary>PyTorch's default ignore_index (transformers labels padding and prompts with it).</summary>
     public const int IgnoreIndex = -100;
 
-    /// <summary>Default rows per chunk.</summary>
-    public const int DefaultChunk = 128;
+    /// <summary>Rows per chunk chosen from the vocabulary size: as many as keep one chunk's logits within
+    /// <see cref="LogitsBudget"/> floats (512 rows at a 32000-token vocabulary, 128 at 128256), so the head's weight
+    /// gradient and packed copies are swept few times per step.</summary>
+    public const int DefaultChunk = 0;
+
+    /// <summary>Floats of logits one automatic chunk may hold (64 MiB).</summary>
+    public const int LogitsBudget = 1 << 24;
+
+    /// <summary>The rows per chunk <see cref="DefaultChunk"/> means for a vocabulary of <paramref name="V"/>.</summary>
+    public static int ChunkFor(int V) => Math.Clamp(LogitsBudget / Math.Max(1, V), 16, 4096);
 
     /// <summary>The number of targets that count (not <see cref="IgnoreIndex"/>): the normaliser of one batch.</summary>
     public static int CountTargets(ReadOnlySpan<int> targets)
@@ -60,7 +68,7 @@ public static class CrossEntropy
         if (T < 0) throw new ArgumentOutOfRangeException(nameof(T), T, "T must be >= 0");
         if (C < 1) throw new ArgumentOutOfRangeException(nameof(C), C, "C must be >= 1");
         if (V < 1) throw new ArgumentOutOfRangeException(nameof(V), V, "V must be >= 1");
-        if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be >= 1");
+        if (chunk < 0) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be >= 1 (or 0 for automatic)");
         if (!(normaliser > 0) || double.IsInfinity(normaliser))
             throw new ArgumentOutOfRangeException(nameof(normaliser), normaliser, "normaliser (target tokens of the accumulated batch) must be finite and > 0");
         if (h.Length != (long)T * C) throw new ArgumentException($"h has {h.Length} elements, expected T*C = {T}*{C} = {(long)T * C}", nameof(h));
@@ -79,7 +87,7 @@ public static class CrossEntropy
     {
         int counted = CountTargets(targets);
         if (counted == 0) return 0.0;
-        int rowsMax = Math.Min(chunk, counted);
+        int rowsMax = Math.Min(chunk == DefaultChunk ? ChunkFor(V) : chunk, counted);
         // W is packed once per call for every chunk's logits (and input gradient) instead of once per chunk.
         PackedWeight? wt = null, wd = null;
         if (counted > PrepackMinRows)
