@@ -39,7 +39,7 @@ public sealed class Parameter
     /// <summary>False freezes the parameter: optimisers and clipping skip it.</summary>
     public bool RequiresGrad { get; set; } = true;
 
-    public void ZeroGrad() => Grad.Span.Clear();
+    public void ZeroGrad() => Loft.Tensors.Kernels.Elementwise.Clear(Grad.Span);
 
     public override string ToString() => $"{Name} [{string.Join(", ", Shape)}]";
 }

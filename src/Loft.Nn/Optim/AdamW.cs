@@ -4,6 +4,9 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 
+using Loft.Tensors.Kernels;
+using Loft.Tensors.Threading;
+
 namespace Loft.Nn.Optim;
 
 /// <summary>Hyper-parameters of <see cref="AdamW"/>; defaults are torch.optim.AdamW's (lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.01, amsgrad false).</summary>
@@ -105,7 +108,28 @@ public sealed class AdamW : Optimizer
             Eps = (float)Options.Eps,
             ApplyDecay = Options.WeightDecay != 0,
         };
-        Update(p.Value.Span, p.Grad.Span, s.M, s.V, s.VMax, s.VMax != null, k);
+        var value = p.Value.Span;
+        if (Elementwise.Parallel(value.Length))
+        {
+            // Elementwise, so fixed blocks on any number of threads give the same bits.
+            var op = new UpdateOp { P = value, G = p.Grad.Span, M = s.M, V = s.V, VMax = s.VMax, Ams = s.VMax != null, K = k };
+            WorkerPool.Shared.For(Elementwise.Blocks(value.Length), ref op);
+        }
+        else Update(value, p.Grad.Span, s.M, s.V, s.VMax, s.VMax != null, k);
+    }
+
+    ref struct UpdateOp : IParallelOp
+    {
+        public Span<float> P, M, V, VMax;
+        public ReadOnlySpan<float> G;
+        public bool Ams;
+        public Coefficients K;
+
+        public readonly void Execute(int start, int end)
+        {
+            var (a, n) = Elementwise.Range(start, end, P.Length);
+            Update(P.Slice(a, n), G.Slice(a, n), M.Slice(a, n), V.Slice(a, n), Ams ? VMax.Slice(a, n) : default, Ams, K);
+        }
     }
 
     internal struct Coefficients

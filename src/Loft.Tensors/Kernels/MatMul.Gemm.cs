@@ -280,6 +280,13 @@ public static unsafe partial class MatMul
                     for (int p = 0; p < kc; p++) d[p * MR] = src[p];
                 }
             }
+            else if (a.Rs == 1 && h == MR && i0 + 8 <= mc && Level >= Isa.V256)
+            {
+                // A = Xᵀ (columns of A contiguous): 8-float copies per p; the 2 extra floats land in the next column
+                // (overwritten by it) or, after the last, in the next panel's first column (packed next).
+                for (int p = 0; p < kc; p++)
+                    Vector256.Load(a.P + p * a.Cs + i0).Store(panel + p * MR);
+            }
             else
             {
                 for (int p = 0; p < kc; p++)
