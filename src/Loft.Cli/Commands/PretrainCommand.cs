@@ -10,7 +10,7 @@ public sealed class PretrainCommand : ICommand
 {
     public string Name => "pretrain";
     public string Summary => "train a model on plain text, from scratch (--config-json) or from a checkpoint (--model)";
-    public IReadOnlyCollection<string> Flags => ["no-shuffle", "gradient-checkpointing"];
+    public IReadOnlyCollection<string> Flags => ["no-shuffle", "gradient-checkpointing", "eval-on-start"];
 
     public string Usage => """
         loft pretrain (--model PATH | --config-json config.json --tokenizer PATH) --data TEXT --output DIR [options]
@@ -23,6 +23,8 @@ public sealed class PretrainCommand : ICommand
           --max-length 1024 --learning-rate 2e-4 --lr-scheduler linear --warmup-steps 0 --num-epochs 3 --max-steps -1
           --batch-size 8 --grad-accum 1 --max-grad-norm 1.0 --weight-decay 0 --seed 42 --no-shuffle
           --logging-steps 1 --eval-steps 0 --save-steps 500 --eval-split 0.05 --threads N --gradient-checkpointing
+          --eval-data TEXT      evaluate on this text file (chunked the same way) instead of an --eval-split
+          --eval-on-start       evaluate once before the first step (metrics.jsonl step 0)
           --config FILE.yaml    the same keys from a YAML file (flags override it)
         """;
 

@@ -32,6 +32,8 @@ public sealed class SftCommand : ICommand
           --num-epochs 3 --max-steps -1 --batch-size 8 --grad-accum 1 --max-grad-norm 1.0
           --max-length 1024 --packing --seed 42 --no-shuffle
           --logging-steps 1 --eval-steps 0 (0: at the end) --save-steps 500 --eval-split 0.05
+          --eval-data FILE          evaluate on this file (same formats and rules as --data) instead of an --eval-split
+          --eval-on-start           evaluate once before the first step (metrics.jsonl step 0)
           --threads N --gradient-checkpointing
         """;
 
@@ -39,7 +41,8 @@ public sealed class SftCommand : ICommand
     {
         if (o.Model != null) o = o with { Model = ModelLocator.Resolve(o.Model) };
         var t = SftTrainer.Create(o);
-        Console.Error.WriteLine($"sft: {t.Dataset.Train.Count} training and {t.Dataset.Eval.Count} held-out examples; {t.TotalSteps} steps " +
+        string held = t.EvalDataset != null ? $"{t.EvalExamples.Count} eval examples from {o.EvalData}" : $"{t.Dataset.Eval.Count} held-out examples";
+        Console.Error.WriteLine($"sft: {t.Dataset.Train.Count} training and {held}; {t.TotalSteps} steps " +
             $"({t.UpdatesPerEpoch} per epoch); {(o.Full ? "full fine-tuning" : LoraAdapterSummary(t))}");
         if (o.ResumeFromCheckpoint is { } r)
         {
@@ -88,8 +91,10 @@ static class TrainCommands
         {
             var trainer = create(options);
             bool live = !Console.IsErrorRedirected;
+            bool started = false;   // a step has run (the eval_on_start evaluation comes before)
             trainer.Progress = p =>
             {
+                started = true;
                 var line = string.Create(CultureInfo.InvariantCulture,
                     $"step {p.Step}/{p.TotalSteps}  epoch {p.Epoch:F2}  loss {p.Loss:F4}  lr {p.LearningRate:E2}  {p.TokensPerSecond:F0} tok/s  ETA {Format(p.Eta)}");
                 if (live) Console.Error.Write("\r" + Bar(p.Step, p.TotalSteps) + " " + line + "   ");
@@ -98,12 +103,18 @@ static class TrainCommands
             trainer.Evaluated = e =>
             {
                 if (live) Console.Error.WriteLine();
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"eval at step {e.Step}: loss {e.Loss:F4}, perplexity {e.Perplexity:F3}"));
+                string when = started ? $"eval at step {e.Step}" : $"eval before training (step {e.Step})";
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{when}: loss {e.Loss:F4}, perplexity {e.Perplexity:F3}"));
             };
             var result = trainer.Train();
             if (live) Console.Error.WriteLine();
-            string evalText = result.LastEval is { } ev
-                ? string.Create(CultureInfo.InvariantCulture, $", eval loss {ev.Loss:F4} (perplexity {ev.Perplexity:F3})") : "";
+            string evalText = (result.InitialEval, result.LastEval) switch
+            {
+                ({ } before, { } after) => string.Create(CultureInfo.InvariantCulture,
+                    $", eval loss {before.Loss:F4} (perplexity {before.Perplexity:F3}) before, {after.Loss:F4} (perplexity {after.Perplexity:F3}) after"),
+                (null, { } after) => string.Create(CultureInfo.InvariantCulture, $", eval loss {after.Loss:F4} (perplexity {after.Perplexity:F3})"),
+                _ => "",
+            };
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{command}: {result.Steps} steps, last loss {result.LastLoss:F4}{evalText}; saved to {result.OutputDir}"));
             return 0;

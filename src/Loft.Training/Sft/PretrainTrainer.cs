@@ -29,7 +29,8 @@ public sealed class PretrainTrainer : TrainerBase
 
     /// <summary>
     /// Builds a pretraining run: from <paramref name="config"/> with random weights (seeded with options.Seed; the
-    /// tokenizer comes from options.Tokenizer), or, when config is null, continuing from options.Model.
+    /// tokenizer comes from options.Tokenizer), or, when config is null, continuing from options.Model. options.EvalData,
+    /// when given, is a plain-text file chunked the same way and used instead of a split.
     /// </summary>
     public static PretrainTrainer Create(SftOptions options, ModelConfig? config = null)
     {
@@ -46,9 +47,12 @@ public sealed class PretrainTrainer : TrainerBase
         var chunks = Chunk(Dataset.ReadText(options.Data), tokenizer, options.MaxLength, options.Data);
         var dataOptions = options.ToDataOptions();
         var dataset = SftDataset.FromTokenized(chunks, dataOptions, options.Data);
+        var evalExamples = options.EvalData is { } evalPath
+            ? LoadEvalData(evalPath, p => SftDataset.FromTokenized(Chunk(Dataset.ReadText(p), tokenizer, options.MaxLength, p), dataOptions, p)).Train
+            : dataset.Eval;
         var model = TrainableLlama.CreateFull(checkpoint, new TrainableLlamaOptions { GradientCheckpointing = options.GradientCheckpointing });
         var train = new SftBatcher(dataset.Train, dataOptions, tokenizer.PadId ?? 0);
-        var eval = dataset.Eval.Count > 0 ? new SftBatcher(dataset.Eval, dataOptions, tokenizer.PadId ?? 0) : null;
+        var eval = evalExamples.Count > 0 ? new SftBatcher(evalExamples, dataOptions, tokenizer.PadId ?? 0) : null;
         return new PretrainTrainer(model, options, train, eval, chunks.Count, Directory.Exists(tokPath) ? tokPath : Path.GetDirectoryName(Path.GetFullPath(tokPath)));
     }
 

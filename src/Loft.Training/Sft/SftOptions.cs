@@ -80,8 +80,15 @@ public sealed record SftOptions
     public int EvalSteps { get; init; }
     /// <summary>save_steps = 500 (0: no intermediate checkpoints).</summary>
     public int SaveSteps { get; init; } = 500;
-    /// <summary>Fraction of the data held out for evaluation (LLaMA-Factory val_size); 0.05 by default.</summary>
+    /// <summary>Fraction of the data held out for evaluation (LLaMA-Factory val_size); 0.05 by default. Ignored when
+    /// <see cref="EvalData"/> is given (then no split is taken from the training file).</summary>
     public double EvalSplit { get; init; } = 0.05;
+    /// <summary>A separate evaluation file (TRL SFTTrainer eval_dataset, LLaMA-Factory eval_dataset): records in the same
+    /// formats as <see cref="Data"/>, formatted, truncated and packed by the same rules; null: the eval_split of the data.</summary>
+    public string? EvalData { get; init; }
+    /// <summary>TrainingArguments.eval_on_start = false: evaluate once before the first step (logged as that step, 0 for a
+    /// fresh run).</summary>
+    public bool EvalOnStart { get; init; }
     /// <summary>alpaca | model | built-in chat template name.</summary>
     public string Template { get; init; } = SftDataOptions.AlpacaTemplate;
     /// <summary>Worker threads (0: the pool's default).</summary>
@@ -112,6 +119,7 @@ public sealed record SftOptions
         Check(EvalSteps >= 0, "eval_steps", EvalSteps, "must be >= 0");
         Check(SaveSteps >= 0, "save_steps", SaveSteps, "must be >= 0");
         Check(EvalSplit is >= 0 and < 1, "eval_split", EvalSplit, "must be in [0, 1)");
+        Check(EvalData is null || EvalData.Trim().Length > 0, "eval_data", EvalData ?? "", "must be a dataset file path");
         Check(Threads >= 0, "threads", Threads, "must be >= 0");
         Check(!(Full && InitAdapter != null), "init_adapter", InitAdapter ?? "", "cannot be combined with full fine-tuning");
         Check(!(Full && ModulesToSave != null), "modules_to_save", string.Join(",", ModulesToSave ?? []), "cannot be combined with full fine-tuning (every module is trained)");
@@ -129,10 +137,10 @@ public sealed record SftOptions
         ModulesToSave = ModulesToSave,
     };
 
-    /// <summary>The data options (batching, packing, split, template) these options describe.</summary>
+    /// <summary>The data options (batching, packing, split, template) these options describe; no split with eval_data.</summary>
     public SftDataOptions ToDataOptions() => new()
     {
-        MaxLength = MaxLength, Packing = Packing, Seed = Seed, EvalFraction = EvalSplit, Template = Template, BatchSize = BatchSize,
+        MaxLength = MaxLength, Packing = Packing, Seed = Seed, EvalFraction = EvalData != null ? 0 : EvalSplit, Template = Template, BatchSize = BatchSize,
     };
 
     /// <summary>Every settable key, in kebab case (the CLI option names).</summary>
@@ -142,11 +150,11 @@ public sealed record SftOptions
         "use-rslora", "learning-rate", "weight-decay", "adam-beta1", "adam-beta2", "adam-epsilon", "lr-scheduler", "warmup-steps",
         "num-epochs", "max-steps", "batch-size", "grad-accum", "max-grad-norm", "max-length", "packing", "seed", "no-shuffle",
         "logging-steps", "eval-steps", "save-steps", "eval-split", "template", "threads", "gradient-checkpointing",
-        "modules-to-save", "resume-from-checkpoint",
+        "modules-to-save", "resume-from-checkpoint", "eval-data", "eval-on-start",
     ];
 
     /// <summary>The keys that are booleans (CLI flags).</summary>
-    public static IReadOnlyList<string> BooleanKeys { get; } = ["full", "use-rslora", "packing", "no-shuffle", "gradient-checkpointing"];
+    public static IReadOnlyList<string> BooleanKeys { get; } = ["full", "use-rslora", "packing", "no-shuffle", "gradient-checkpointing", "eval-on-start"];
 
     /// <summary>Normalises a key: lower case, '_' to '-'; a few TrainingArguments/LLaMA-Factory aliases map to ours.</summary>
     public static string NormalizeKey(string key)
@@ -156,6 +164,7 @@ public sealed record SftOptions
         {
             "model-name-or-path" => "model",
             "dataset" => "data",
+            "eval-dataset" => "eval-data",
             "output-dir" => "output",
             "lora-rank" => "lora-r",
             "lora-target" => "target-modules",
@@ -224,6 +233,8 @@ public sealed record SftOptions
                 "eval-steps" => o with { EvalSteps = I() },
                 "save-steps" => o with { SaveSteps = I() },
                 "eval-split" => o with { EvalSplit = D() },
+                "eval-data" => o with { EvalData = value },
+                "eval-on-start" => o with { EvalOnStart = B() },
                 "template" => o with { Template = value },
                 "threads" => o with { Threads = I() },
                 "gradient-checkpointing" => o with { GradientCheckpointing = B() },

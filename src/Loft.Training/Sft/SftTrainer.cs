@@ -1,5 +1,6 @@
 // Supervised fine-tuning (TRL SFTTrainer): LoRA (PEFT) or full fine-tuning of a LLaMA checkpoint on instruction or
-// chat data, built from SftOptions: model, tokenizer, formatter, dataset, split and batchers.
+// chat data, built from SftOptions: model, tokenizer, formatter, dataset, split (or a separate eval_data file, TRL's
+// eval_dataset) and batchers.
 using Loft.Autograd.Llama;
 using Loft.Formats;
 using Loft.Peft.Lora;
@@ -14,21 +15,29 @@ public sealed class SftTrainer : TrainerBase
 {
     readonly string? _tokenizerFolder;
 
-    SftTrainer(TrainableLlama model, SftOptions options, SftBatcher train, SftBatcher? eval, SftDataset dataset, string? tokenizerFolder)
+    SftTrainer(TrainableLlama model, SftOptions options, SftBatcher train, SftBatcher? eval, SftDataset dataset, SftDataset? evalDataset,
+        string? tokenizerFolder)
         : base(model, options, train, eval)
     {
         Dataset = dataset;
+        EvalDataset = evalDataset;
         _tokenizerFolder = tokenizerFolder;
     }
 
-    /// <summary>The tokenized, split dataset.</summary>
+    /// <summary>The tokenized training dataset (and its held-out split when no eval_data is given).</summary>
     public SftDataset Dataset { get; }
+
+    /// <summary>The tokenized eval_data file (all of it in <see cref="SftDataset.Train"/>: no split is taken), or null.</summary>
+    public SftDataset? EvalDataset { get; }
+
+    /// <summary>The examples <see cref="TrainerBase.Evaluate"/> scores: the eval_data file's, or the held-out split.</summary>
+    public IReadOnlyList<TokenizedExample> EvalExamples => EvalDataset?.Train ?? Dataset.Eval;
 
     protected override string? TokenizerFolder => _tokenizerFolder;
 
     /// <summary>
     /// Loads the model (options.Model), its tokenizer (options.Tokenizer or the model's folder), the dataset
-    /// (options.Data) and the adapter: a fresh seeded one, options.InitAdapter (validated against the base: a
+    /// (options.Data; options.EvalData, when given, read by the same rules and used instead of a split) and the adapter: a fresh seeded one, options.InitAdapter (validated against the base: a
     /// mismatch names the tensor and both shapes), or none with options.Full. options.ResumeFromCheckpoint is applied
     /// when <see cref="TrainerBase.Train"/> starts.
     /// </summary>
@@ -50,12 +59,16 @@ public sealed class SftTrainer : TrainerBase
             var cfg = Path.Combine(options.Tokenizer is { } t && Directory.Exists(t) ? t : tokFolder, "tokenizer_config.json");
             chat = ChatTemplateConfig.Load(cfg);
         }
-        var dataset = SftDataset.Load(options.Data, new SftFormatter(tokenizer, dataOptions, chat));
+        var formatter = new SftFormatter(tokenizer, dataOptions, chat);
+        var dataset = SftDataset.Load(options.Data, formatter);
+        // dataOptions has no split when EvalData is set, so the eval file's examples all land in its Train list.
+        var evalDataset = options.EvalData is { } evalPath ? LoadEvalData(evalPath, p => SftDataset.Load(p, formatter)) : null;
+        var evalExamples = evalDataset?.Train ?? dataset.Eval;
         var model = CreateModel(checkpoint, options);
         int pad = tokenizer.PadId ?? 0;
         var train = new SftBatcher(dataset.Train, dataOptions, pad);
-        var eval = dataset.Eval.Count > 0 ? new SftBatcher(dataset.Eval, dataOptions, pad) : null;
-        return new SftTrainer(model, options, train, eval, dataset, options.Tokenizer is { } tf && Directory.Exists(tf) ? tf : tokFolder);
+        var eval = evalExamples.Count > 0 ? new SftBatcher(evalExamples, dataOptions, pad) : null;
+        return new SftTrainer(model, options, train, eval, dataset, evalDataset, options.Tokenizer is { } tf && Directory.Exists(tf) ? tf : tokFolder);
     }
 
     /// <summary>The trainable model the options ask for, on an open checkpoint (the weights are copied).</summary>

@@ -1,6 +1,6 @@
 // The causal-LM training loop shared by SFT and pretraining, after transformers' Trainer: gradient accumulation
 // normalised by the target tokens of the whole accumulated batch (num_items_in_batch), global-norm clipping, AdamW
-// with a LambdaLR schedule, metrics as JSONL, held-out loss/perplexity, atomic checkpoints, resuming from a checkpoint
+// with a LambdaLR schedule, metrics as JSONL, held-out loss/perplexity (a split or an eval file; eval_on_start), atomic checkpoints, resuming from a checkpoint
 // (TrainingArguments.resume_from_checkpoint: weights, AdamW moments and steps, schedule, data position, dropout stream)
 // and the final save.
 using System.Diagnostics;
@@ -26,7 +26,11 @@ public sealed record TrainerProgress(int Step, int TotalSteps, double Epoch, dou
 public sealed record EvalResult(int Step, double Loss, double Perplexity, long TargetTokens);
 
 /// <summary>What a finished run did.</summary>
-public sealed record TrainResult(int Steps, double LastLoss, EvalResult? LastEval, string OutputDir, IReadOnlyList<string> Checkpoints);
+public sealed record TrainResult(int Steps, double LastLoss, EvalResult? LastEval, string OutputDir, IReadOnlyList<string> Checkpoints)
+{
+    /// <summary>The evaluation before the first step (eval_on_start), or null.</summary>
+    public EvalResult? InitialEval { get; init; }
+}
 
 /// <summary>The loss or gradient norm became NaN or infinite; the last checkpoint on disk is untouched.</summary>
 public sealed class TrainingDivergedException(int step, string message) : Exception(message)
@@ -58,6 +62,8 @@ public abstract class TrainerBase
         options.Validate();
         if (string.IsNullOrEmpty(options.Output)) throw new ArgumentException("output: the output folder is required");
         if (train.BatchesPerEpoch == 0) throw new ArgumentException("the training set yields no batch (empty, or fewer rows than batch_size with drop_last)");
+        if (options.EvalOnStart && eval == null)
+            throw new ArgumentException("eval_on_start: there is no held-out set to evaluate (eval_split is 0 and no eval_data is given)");
         Model = model;
         Options = options;
         _train = train;
@@ -111,7 +117,14 @@ public abstract class TrainerBase
         using var stream = MicroBatches(_consumed).GetEnumerator();
         var micro = new List<(SftBatch Batch, double Epoch)>(Options.GradAccum);
         double lastLoss = double.NaN, epoch = _epoch;
-        EvalResult? lastEval = null;
+        EvalResult? lastEval = null, initialEval = null;
+        if (Options.EvalOnStart && GlobalStep < TotalSteps)
+        {
+            // transformers' eval_on_start: one evaluation before the first update, logged at the current step (0 when fresh).
+            initialEval = Evaluate();
+            WriteEval(metrics, initialEval, epoch);
+            Evaluated?.Invoke(initialEval);
+        }
         while (GlobalStep < TotalSteps)
         {
             micro.Clear();
@@ -167,11 +180,7 @@ public abstract class TrainerBase
             if (_eval != null && ((Options.EvalSteps > 0 && step % Options.EvalSteps == 0) || step == TotalSteps))
             {
                 lastEval = Evaluate();
-                WriteJson(metrics, new JsonObject
-                {
-                    ["step"] = step, ["epoch"] = Math.Round(epoch, 4), ["eval_loss"] = lastEval.Loss, ["eval_perplexity"] = lastEval.Perplexity,
-                    ["eval_tokens"] = lastEval.TargetTokens,
-                });
+                WriteEval(metrics, lastEval, epoch);
                 Evaluated?.Invoke(lastEval);
             }
             if (Options.SaveSteps > 0 && step % Options.SaveSteps == 0 && step < TotalSteps)
@@ -182,13 +191,40 @@ public abstract class TrainerBase
         }
         SaveModel(output);
         WriteTrainerState(Path.Combine(output, TrainerStateFileName), epoch);
-        return new TrainResult(GlobalStep, lastLoss, lastEval, output, _checkpoints);
+        return new TrainResult(GlobalStep, lastLoss, lastEval, output, _checkpoints) { InitialEval = initialEval };
+    }
+
+    static void WriteEval(StreamWriter metrics, EvalResult e, double epoch) => WriteJson(metrics, new JsonObject
+    {
+        ["step"] = e.Step, ["epoch"] = Math.Round(epoch, 4), ["eval_loss"] = e.Loss, ["eval_perplexity"] = e.Perplexity,
+        ["eval_tokens"] = e.TargetTokens,
+    });
+
+    /// <summary>
+    /// Loads an eval_data file with <paramref name="load"/> (the training data's reader and rules). A missing file throws
+    /// FileNotFoundException; the reader's DatasetFormatException (empty file, malformed record: it names the file and
+    /// line) passes through as it is, and InvalidDataException (e.g. no example left within max_length; it names the
+    /// file) comes back prefixed with "eval_data: ".
+    /// </summary>
+    protected static T LoadEvalData<T>(string path, Func<string, T> load)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(load);
+        if (!File.Exists(path)) throw new FileNotFoundException($"eval_data: eval dataset file not found: {path}", path);
+        try
+        {
+            return load(path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException("eval_data: " + e.Message, e);
+        }
     }
 
     /// <summary>The held-out loss (mean over all eval target tokens) and perplexity, without gradients.</summary>
     public EvalResult Evaluate()
     {
-        if (_eval == null) throw new InvalidOperationException("there is no eval split (eval_split is 0)");
+        if (_eval == null) throw new InvalidOperationException("there is no held-out set (eval_split is 0 and no eval_data is given)");
         double sum = 0;
         long count = 0;
         foreach (var b in _eval.InOrder())
@@ -198,7 +234,7 @@ public abstract class TrainerBase
             sum += Model.ComputeLoss(batch) * batch.TargetCount;
             count += batch.TargetCount;
         }
-        if (count == 0) throw new InvalidOperationException("the eval split has no target tokens");
+        if (count == 0) throw new InvalidOperationException("the held-out set has no target tokens");
         double loss = sum / count;
         return new EvalResult(GlobalStep, loss, Math.Exp(loss), count);
     }
