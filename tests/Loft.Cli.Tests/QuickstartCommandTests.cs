@@ -18,8 +18,10 @@ public class QuickstartCommandTests
             Assert.True(m.Success, line);
             Assert.True(int.Parse(m.Groups[2].Value) >= int.Parse(m.Groups[1].Value), line);
             Assert.True(File.Exists(Path.Combine(dir, "loss.png")));
-            Assert.Equal(180, File.ReadAllLines(Path.Combine(dir, "pretrain", "metrics.jsonl")).Length);
-            Assert.Equal(50, File.ReadAllLines(Path.Combine(dir, "lora", "metrics.jsonl")).Length);
+            var fast = new Loft.Training.Quickstart.QuickstartOptions().ScaleSteps(Commands.QuickstartCommand.FastScale);
+            Assert.Equal(fast.PretrainSteps, File.ReadAllLines(Path.Combine(dir, "pretrain", "metrics.jsonl")).Length);
+            Assert.Equal(fast.LoraSteps, File.ReadAllLines(Path.Combine(dir, "lora", "metrics.jsonl")).Length);
+            Assert.Contains("LoRA-tuned, instructions", text);
             Assert.True(File.Exists(Path.Combine(dir, "results.json")));
         }
         finally

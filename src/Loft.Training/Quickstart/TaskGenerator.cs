@@ -1,12 +1,12 @@
-// Procedural tasks with exact answers for the quickstart (arithmetic, copy, reverse, sort, templated facts), each in
-// two surface forms: a plain pretraining line ("12 plus 7 is 19") and an instruction ("Q: What is 12 plus 7?\nA: 19").
+// Procedural tasks with exact answers for the quickstart (arithmetic, copy, reverse, sort, capitals, reading colours), each
+// in two surface forms: a plain pretraining line ("12 plus 7 is 19") and an instruction ("Q: What is 12 plus 7?\nA: 19").
 namespace Loft.Training.Quickstart;
 
 /// <summary>One task: its kind, the pretraining line, the instruction prompt (ending in "A: ") and the exact answer.</summary>
 public sealed record QuickTask(string Kind, string PretrainText, string Prompt, string Answer);
 
-/// <summary>Which entries of the fact tables (capitals, colours) a generator draws from: every third entry is held out
-/// for evaluation so held-out fact questions are never seen in instruction form during fine-tuning.</summary>
+/// <summary>Which entries of the capitals table a generator draws from: every third country is held out for evaluation,
+/// so fine-tuning never asks about it (pretraining states every capital).</summary>
 public enum FactSplit { All, Train, HeldOut }
 
 /// <summary>A seeded, deterministic stream of procedural tasks.</summary>
@@ -14,23 +14,28 @@ public sealed class TaskGenerator
 {
     public static IReadOnlyList<string> Kinds { get; } = ["add", "sub", "copy", "reverse", "sort", "capital", "color"];
 
-    /// <summary>Built-in country → capital table (lower case).</summary>
+    /// <summary>How often pretraining draws each kind (same order as <see cref="Kinds"/>): the kinds a small model learns
+    /// slowest (reversing, subtracting, the facts it must memorise) get more lines than copying.</summary>
+    public static IReadOnlyList<double> PretrainWeights { get; } = [1.0, 1.0, 1.2, 1.5, 1.2, 0.6, 0.5];
+
+    /// <summary>Built-in country → capital table (lower case, one-word names).</summary>
     public static IReadOnlyList<(string Country, string Capital)> Capitals { get; } =
     [
         ("france", "paris"), ("spain", "madrid"), ("italy", "rome"), ("japan", "tokyo"), ("egypt", "cairo"), ("peru", "lima"),
         ("kenya", "nairobi"), ("norway", "oslo"), ("cuba", "havana"), ("chile", "santiago"), ("greece", "athens"), ("poland", "warsaw"),
+        ("russia", "moscow"), ("china", "beijing"), ("germany", "berlin"), ("austria", "vienna"), ("portugal", "lisbon"), ("ireland", "dublin"),
+        ("sweden", "stockholm"), ("finland", "helsinki"), ("hungary", "budapest"), ("turkey", "ankara"), ("canada", "ottawa"), ("ghana", "accra"),
+        ("nepal", "kathmandu"), ("qatar", "doha"), ("latvia", "riga"), ("belgium", "brussels"), ("iraq", "baghdad"), ("thailand", "bangkok"),
     ];
 
-    /// <summary>A made-up object → colour fact table.</summary>
-    public static IReadOnlyList<(string Thing, string Color)> Colors { get; } =
-    [
-        ("zorb", "teal"), ("blick", "red"), ("mup", "green"), ("quill", "blue"), ("trest", "pink"), ("vorn", "gold"),
-        ("plim", "gray"), ("snad", "white"), ("fipple", "black"), ("drun", "brown"), ("kelp", "orange"), ("yimp", "purple"),
-    ];
+    /// <summary>The colour words of the "color" reading task.</summary>
+    public static IReadOnlyList<string> ColorNames { get; } =
+        ["red", "blue", "green", "pink", "gold", "gray", "white", "black", "brown", "teal", "orange", "purple"];
 
     readonly Random _rng;
     readonly int _maxNumber;
     readonly FactSplit _split;
+    readonly double[] _cumulativeWeights;
 
     /// <param name="seed">Seed of the stream (same seed, same tasks).</param>
     /// <param name="maxNumber">Largest operand of add/sub (inclusive).</param>
@@ -41,10 +46,21 @@ public sealed class TaskGenerator
         _rng = new Random(seed);
         _maxNumber = maxNumber;
         _split = factSplit;
+        _cumulativeWeights = new double[Kinds.Count];
+        double sum = 0;
+        for (int i = 0; i < Kinds.Count; i++) _cumulativeWeights[i] = sum += PretrainWeights[i];
     }
 
     /// <summary>True when fact-table entry <paramref name="index"/> belongs to the held-out split.</summary>
     public static bool IsHeldOutFact(int index) => index % 3 == 0;
+
+    /// <summary>How many distinct questions of <paramref name="kind"/> a split can ask; null for the unbounded generated kinds.</summary>
+    public static int? DistinctFacts(string kind, FactSplit split)
+    {
+        if (kind != "capital") return null;
+        int count = Capitals.Count;
+        return split == FactSplit.All ? count : Enumerable.Range(0, count).Count(i => (split == FactSplit.HeldOut) == IsHeldOutFact(i));
+    }
 
     int Fact(int count)
     {
@@ -57,6 +73,27 @@ public sealed class TaskGenerator
 
     /// <summary>The next task, of a uniformly drawn kind.</summary>
     public QuickTask Next() => Next(Kinds[_rng.Next(Kinds.Count)]);
+
+    /// <summary>The next pretraining line: a kind drawn by <see cref="PretrainWeights"/>. Capitals are stated in several
+    /// wordings ("lima is the capital of peru", "peru has its capital in lima", and FAQ-style "what is the capital of
+    /// peru? lima"), as real text states facts; the instruction form "Q: What is ...?\nA: " appears nowhere.</summary>
+    public string NextPretrainLine()
+    {
+        double u = _rng.NextDouble() * _cumulativeWeights[^1];
+        int k = 0;
+        while (k < Kinds.Count - 1 && u >= _cumulativeWeights[k]) k++;
+        string kind = Kinds[k];
+        if (kind != "capital") return Next(kind).PretrainText;
+        int i = Fact(Capitals.Count);
+        var (c, cap) = Capitals[i];
+        return _rng.Next(4) switch
+        {
+            1 => $"{cap} is the capital of {c}",
+            2 => $"{c} has its capital in {cap}",
+            3 => $"what is the capital of {c}? {cap}",
+            _ => $"the capital of {c} is {cap}",
+        };
+    }
 
     /// <summary>The next task of one kind (one of <see cref="Kinds"/>).</summary>
     public QuickTask Next(string kind)
@@ -80,7 +117,7 @@ public sealed class TaskGenerator
             }
             case "reverse":
             {
-                var w = Word(3, 4);
+                var w = Word(3, 3);
                 var r = w.ToCharArray();
                 Array.Reverse(r);
                 return Make(kind, $"{w} reversed", new string(r));
@@ -100,8 +137,9 @@ public sealed class TaskGenerator
             }
             case "color":
             {
-                var (t, col) = Colors[Fact(Colors.Count)];
-                return Make(kind, $"the color of the {t}", col);
+                // Reading: the colour of a made-up thing is given in the question itself.
+                string w = Word(3, 4), c = ColorNames[_rng.Next(ColorNames.Count)];
+                return Make(kind, $"the color of {w} if {w} is {c}", c);
             }
             default:
                 throw new ArgumentException($"unknown task kind '{kind}' (known: {string.Join(", ", Kinds)})", nameof(kind));

@@ -37,8 +37,7 @@ public sealed class QuickstartTests : IDisposable
     {
         var gen = new TaskGenerator(3);
         var capitals = TaskGenerator.Capitals.ToDictionary(x => x.Country, x => x.Capital);
-        var colors = TaskGenerator.Colors.ToDictionary(x => x.Thing, x => x.Color);
-        for (int i = 0; i < 700; i++)
+        for (int i = 0; i < 1400; i++)
         {
             var t = gen.Next();
             Assert.EndsWith(" is " + t.Answer, t.PretrainText);
@@ -54,7 +53,7 @@ public sealed class QuickstartTests : IDisposable
                 "reverse" => new string(w[0].Reverse().ToArray()),
                 "sort" => new string(w[0].Order().ToArray()),
                 "capital" => capitals[w[^1]],
-                "color" => colors[w[^1]],
+                "color" => ColorAnswer(w),
                 _ => throw new InvalidOperationException(t.PretrainText),
             };
             Assert.Contains(t.Kind switch { "add" => "plus", "sub" => "minus", "copy" => "copied", "reverse" => "reversed", "sort" => "sorted", _ => t.Kind }, w);
@@ -63,21 +62,124 @@ public sealed class QuickstartTests : IDisposable
         }
     }
 
+    // "the color of X if X is C": the answer is read from the question.
+    static string ColorAnswer(string[] w)
+    {
+        Assert.Equal(8, w.Length);
+        Assert.Equal(["the", "color", "of", "if", "is"], new[] { w[0], w[1], w[2], w[4], w[6] });
+        Assert.Equal(w[3], w[5]);
+        Assert.Contains(w[7], TaskGenerator.ColorNames);
+        return w[7];
+    }
+
     [Fact]
     public void FactSplitsAreDisjoint()
     {
-        static HashSet<string> Facts(FactSplit split)
+        static HashSet<string> Prompts(FactSplit split)
         {
             var g = new TaskGenerator(1, factSplit: split);
-            return Enumerable.Range(0, 300).Select(_ => g.Next("capital").Answer)
-                .Concat(Enumerable.Range(0, 300).Select(_ => g.Next("color").Answer)).ToHashSet();
+            return Enumerable.Range(0, 1000).Select(_ => g.Next("capital").Prompt).ToHashSet();
         }
-        var train = Facts(FactSplit.Train);
-        var held = Facts(FactSplit.HeldOut);
+        var train = Prompts(FactSplit.Train);
+        var held = Prompts(FactSplit.HeldOut);
         Assert.Empty(train.Intersect(held));
-        Assert.Equal(TaskGenerator.Capitals.Where((_, i) => TaskGenerator.IsHeldOutFact(i)).Select(x => x.Capital)
-            .Concat(TaskGenerator.Colors.Where((_, i) => TaskGenerator.IsHeldOutFact(i)).Select(x => x.Color)).ToHashSet(), held);
-        Assert.Equal(24, Facts(FactSplit.All).Count);
+        Assert.Equal(TaskGenerator.Capitals.Where((_, i) => TaskGenerator.IsHeldOutFact(i)).Select(x => $"Q: What is the capital of {x.Country}?\nA: ").ToHashSet(), held);
+        Assert.Equal(TaskGenerator.Capitals.Count, Prompts(FactSplit.All).Count);
+        Assert.Equal(10, TaskGenerator.DistinctFacts("capital", FactSplit.HeldOut));
+        Assert.Equal(20, TaskGenerator.DistinctFacts("capital", FactSplit.Train));
+        Assert.Equal(30, TaskGenerator.DistinctFacts("capital", FactSplit.All));
+        Assert.Null(TaskGenerator.DistinctFacts("color", FactSplit.HeldOut));
+        Assert.Equal(TaskGenerator.Capitals.Count, TaskGenerator.Capitals.Select(x => x.Country).Distinct().Count());
+        Assert.Equal(TaskGenerator.Capitals.Count, TaskGenerator.Capitals.Select(x => x.Capital).Distinct().Count());
+    }
+
+    [Fact]
+    public void PretrainLinesStateTrueFactsInSeveralWordingsAndFollowTheWeights()
+    {
+        var capitals = TaskGenerator.Capitals.ToDictionary(x => x.Country, x => x.Capital);
+        var heldOut = TaskGenerator.Capitals.Where((_, i) => TaskGenerator.IsHeldOutFact(i)).Select(x => x.Country).ToHashSet();
+        var gen = new TaskGenerator(5, maxNumber: 9);
+        var again = new TaskGenerator(5, maxNumber: 9);
+        var counts = TaskGenerator.Kinds.ToDictionary(k => k, _ => 0);
+        var wordings = new Dictionary<string, HashSet<string>> { [""] = [], ["held-out"] = [] };
+        const int n = 20000;
+        for (int i = 0; i < n; i++)
+        {
+            var line = gen.NextPretrainLine();
+            Assert.Equal(line, again.NextPretrainLine());
+            var w = line.Split(' ');
+            string kind;
+            if (line.Contains("capital", StringComparison.Ordinal))
+            {
+                kind = "capital";
+                var (country, capital) = line switch
+                {
+                    _ when line.StartsWith("the capital of ", StringComparison.Ordinal) => (w[3], w[5]),
+                    _ when line.StartsWith("what is the capital of ", StringComparison.Ordinal) => (w[5].TrimEnd('?'), w[6]),
+                    _ when w[1] == "is" => (w[5], w[0]),
+                    _ => (w[0], w[5]),
+                };
+                Assert.Equal(capitals[country], capital);
+                wordings[heldOut.Contains(country) ? "held-out" : ""].Add(line.Replace(country, "C", StringComparison.Ordinal).Replace(capital, "X", StringComparison.Ordinal));
+            }
+            else if (w[1] == "color")
+            {
+                kind = "color";
+                Assert.Equal(ColorAnswer(w[..^2]), w[^1]);
+            }
+            else kind = w[1] switch { "plus" => "add", "minus" => "sub", "copied" => "copy", "reversed" => "reverse", "sorted" => "sort", _ => throw new InvalidOperationException(line) };
+            counts[kind]++;
+        }
+        // Every capital, held-out or not, in every wording (the instruction form "Q: What is ...?\nA: " is not one of them).
+        string[] expectedWordings = ["C has its capital in X", "X is the capital of C", "the capital of C is X", "what is the capital of C? X"];
+        Assert.Equal(expectedWordings, wordings["held-out"].Order(StringComparer.Ordinal));
+        Assert.Equal(expectedWordings, wordings[""].Order(StringComparer.Ordinal));
+        double sum = TaskGenerator.PretrainWeights.Sum();
+        for (int k = 0; k < TaskGenerator.Kinds.Count; k++)
+        {
+            double expected = n * TaskGenerator.PretrainWeights[k] / sum;
+            Assert.InRange(counts[TaskGenerator.Kinds[k]], expected - 5 * Math.Sqrt(expected), expected + 5 * Math.Sqrt(expected));
+        }
+    }
+
+    [Fact]
+    public void HeldOutPromptsAreDistinctAndNeverInTheFineTuningData()
+    {
+        var options = new QuickstartOptions();
+        var eval = QuickstartRunner.BuildEval(options);
+        Assert.Equal(options.EvalCount, eval.Count);
+        Assert.Equal(eval.Count, eval.Select(t => t.Prompt).Distinct().Count());
+        var perKind = eval.GroupBy(t => t.Kind).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(TaskGenerator.DistinctFacts("capital", FactSplit.HeldOut), perKind["capital"]);
+        Assert.All(TaskGenerator.Kinds.Where(k => k != "capital"), k => Assert.Equal(15, perKind[k]));
+
+        var heldOut = eval.Select(t => t.Prompt).ToHashSet(StringComparer.Ordinal);
+        var sft = QuickstartRunner.BuildInstructions(options, heldOut);
+        Assert.Equal(options.LoraSteps * options.LoraBatch, sft.Count);
+        Assert.DoesNotContain(sft, t => heldOut.Contains(t.Prompt));
+        // Fine-tuning asks about train-split capitals only, so every held-out capital question is about a fact it never saw asked.
+        var trainFacts = new TaskGenerator(0, factSplit: FactSplit.Train);
+        var trainFactPrompts = Enumerable.Range(0, 1000).Select(_ => trainFacts.Next("capital").Prompt).ToHashSet();
+        Assert.All(sft.Where(t => t.Kind == "capital"), t => Assert.Contains(t.Prompt, trainFactPrompts));
+        Assert.DoesNotContain(eval, t => t.Kind == "capital" && trainFactPrompts.Contains(t.Prompt));
+        Assert.Equal(TaskGenerator.Kinds.ToHashSet(), sft.Select(t => t.Kind).ToHashSet());
+        Assert.Equal(eval.Select(t => t.Prompt), QuickstartRunner.BuildEval(options).Select(t => t.Prompt));
+    }
+
+    [Fact]
+    public void EvalTableListsEveryKindAndTheTotal()
+    {
+        QuickSample S(string kind, bool ok) => new(kind, "Q", "x", ok ? "x" : "y");
+        var before = new QuickEval(1, 4, [S("add", false), S("add", false), S("copy", true), S("capital", false)]);
+        var after = new QuickEval(3, 4, [S("add", true), S("add", true), S("copy", true), S("capital", false)]);
+        Assert.Equal([("add", 2, 2), ("copy", 1, 1), ("capital", 0, 1)], after.ByKind());
+        var lines = QuickEval.FormatTable([("before", before), ("after LoRA", after)]);
+        Assert.Equal(
+        [
+            "            add  copy  capital  total",
+            "before      0/2   1/1      0/1    1/4  (25%)",
+            "after LoRA  2/2   1/1      0/1    3/4  (75%)",
+        ], lines);
     }
 
     [Fact]
@@ -170,7 +272,7 @@ public sealed class QuickstartTests : IDisposable
         var options = new QuickstartOptions
         {
             Output = _dir, HiddenSize = 64, IntermediateSize = 172, Layers = 2, PretrainSteps = 40, LoraSteps = 15, PretrainBatch = 8,
-            LoraBatch = 8, EvalCount = 21, Samples = 3, MaxLength = 48,
+            LoraBatch = 8, EvalCount = 21, Samples = 3, MaxLength = 64,
         };
         var log = new StringWriter();
         var r = QuickstartRunner.Run(options, log);
