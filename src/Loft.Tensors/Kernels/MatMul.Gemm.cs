@@ -48,7 +48,7 @@ public static unsafe partial class MatMul
         int nr = NR, kcb = KcFor(K);
         var op = new PackAllOp { Dst = dst, B = b, K = K, N = N, Kcb = kcb, PaddedN = (N + nr - 1) / nr * nr, Panels = (N + nr - 1) / nr };
         int items = (K + kcb - 1) / kcb * op.Panels;
-        pool.For(items, ref op, minPerThread: 16, rangesPerThread: 4);
+        pool.For(items, ref op, minPerThread: 16);
     }
 
     struct PackAllOp : IParallelOp
@@ -103,7 +103,7 @@ public static unsafe partial class MatMul
             op.Pre = shared;
             op.PreN = (N + nr - 1) / nr * nr;
             op.SplitRows = true;
-            pool.For(tilesM, ref op, minPerThread: 2, rangesPerThread: 4);   // rows pack only their own A: extra ranges are cheap and absorb a late thread
+            pool.For(tilesM, ref op);
             return;
         }
         // Split the dimension that balances better; prefer columns (then B is packed once, not per thread).
