@@ -44,7 +44,10 @@ public sealed unsafe class MatMulBenchmark : IBenchmark
     {
         int m = size, k = size, n = size;
         var x = RandomArray(m * k, 1); var w = RandomArray(n * k, 2); var y = new float[m * n];
-        MatMul.Forward(y, x, w, [], m, k, n);   // warm-up: JIT tiers, page faults, packing buffers
+        // Warm-up: page faults, packing buffers, and the JIT's tiers (the micro-kernel reaches its optimised tier only
+        // after some calls): at least 3 calls and 0.5 s.
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < 0.5; i++) MatMul.Forward(y, x, w, [], m, k, n);
         var times = new double[repeats];
         for (int r = 0; r < repeats; r++)
         {

@@ -44,16 +44,19 @@ public abstract class TrainBenchmarkBase : IBenchmark
 
         using var self = Process.GetCurrentProcess();
         var cpu = new List<double>();
+        var optimizerSeconds = new List<double>();   // clipping, AdamW step and zeroing the gradients
         double Step()
         {
             self.Refresh();
             var c0 = self.TotalProcessorTime;
             long t0 = Stopwatch.GetTimestamp();
             loss = model.ForwardBackward(data);
+            long t1 = Stopwatch.GetTimestamp();
             ClipGradNorm.Clip(model.Parameters, 1.0);
             optimizer.Step();
             model.ZeroGrad();
             double wall = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            optimizerSeconds.Add(Stopwatch.GetElapsedTime(t1).TotalSeconds);
             self.Refresh();
             cpu.Add((self.TotalProcessorTime - c0).TotalSeconds);
             return wall;
@@ -63,7 +66,8 @@ public abstract class TrainBenchmarkBase : IBenchmark
         var times = new double[context.Repeats];
         for (int r = 0; r < times.Length; r++) times[r] = Step();
         double seconds = ModelBench.Median(times);
-        double cpuSeconds = ModelBench.Median(cpu.Skip(1).ToArray());   // CPU time of all threads per step (spin-waits included)
+        double cpuSeconds = ModelBench.Median(cpu.Skip(1).ToArray());
+        double optSeconds = ModelBench.Median(optimizerSeconds.Skip(1).ToArray());   // CPU time of all threads per step (spin-waits included)
         double tokens = (double)batch * seq;
         double tps = tokens / seconds;
         double flopsPerToken = (Lora ? 4.0 : 6.0) * n;
@@ -73,13 +77,14 @@ public abstract class TrainBenchmarkBase : IBenchmark
         double? peer = (context.Shape, Lora) switch { ("15M", true) => 1505, ("15M", false) => 1436, ("110M", true) => 358, _ => null };
 
         string line = $"{Kind} {context.Shape}, {context.Threads} threads, batch {batch} x {seq} (median of {context.Repeats} steps after 1 warm-up): " +
-            $"{tps:F0} tokens/s ({seconds:F2} s/step, {cpuSeconds:F2} CPU s/step), {gflops:F1} GFLOP/s at {(Lora ? 4 : 6)}·N ({n / 1e6:F1}M parameters, {trainable:N0} trainable), " +
+            $"{tps:F0} tokens/s ({seconds:F2} s/step, {cpuSeconds:F2} CPU s/step, optimizer {1000 * optSeconds:F0} ms), {gflops:F1} GFLOP/s at {(Lora ? 4 : 6)}·N ({n / 1e6:F1}M parameters, {trainable:N0} trainable), " +
             $"peak RSS {rss / 1048576.0:F0} MiB, loss {loss:F3}" + (peer is { } p ? $"; PyTorch {p} tokens/s ({tps / p:F2}x)" : "");
         if (context.Json) Console.Error.WriteLine(line); else Console.WriteLine(line);
         return new BenchResult()
             .Set("tokens_per_second", Math.Round(tps, 1))
             .Set("seconds_per_step", Math.Round(seconds, 4))
             .Set("cpu_seconds_per_step", Math.Round(cpuSeconds, 4))
+            .Set("optimizer_seconds_per_step", Math.Round(optSeconds, 4))
             .Set("batch", batch).Set("seq", seq)
             .Set("parameters", n).Set("trainable_parameters", trainable)
             .Set("gflops", Math.Round(gflops, 2))
