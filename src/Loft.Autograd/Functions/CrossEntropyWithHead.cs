@@ -52,7 +52,7 @@ public static class CrossEntropyWithHead
 
         static void Accumulate(Span<float> grad, ReadOnlySpan<float> d, float g)
         {
-            if (g == 1f) TensorPrimitives.Add(grad, d, grad);
+            if (g == 1f) Loft.Tensors.Kernels.Add.InPlace(grad, d);   // parallel for the (V, C) head gradient
             else TensorPrimitives.MultiplyAdd(d, g, grad, grad);
         }
     }
