@@ -103,7 +103,8 @@ public static unsafe partial class MatMul
             op.Pre = shared;
             op.PreN = (N + nr - 1) / nr * nr;
             op.SplitRows = true;
-            pool.For(tilesM, ref op);
+            // A packed B that stays in L2 is cheap to stream again: more ranges then absorb a thread that runs late.
+            pool.For(tilesM, ref op, minPerThread: 2, rangesPerThread: PackedSize(K, N) <= SmallPackedB ? 3 : 1);
             return;
         }
         // Split the dimension that balances better; prefer columns (then B is packed once, not per thread).
@@ -112,7 +113,7 @@ public static unsafe partial class MatMul
     }
 
     // Duplicate packing worth avoiding (floats), and the largest B packed whole (floats).
-    const long SharedPackMin = 1 << 16, SharedPackMax = 1 << 26;
+    const long SharedPackMin = 1 << 16, SharedPackMax = 1 << 26, SmallPackedB = 1 << 18;
 
     static double Imbalance(int tiles, int threads) => tiles < threads ? threads : (double)((tiles + threads - 1) / threads) * threads / tiles;
 
