@@ -14,14 +14,7 @@ public sealed class SftCommandTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    string Data()
-    {
-        string[] names = ["Lily", "Tom", "Ben", "Sue"];
-        var path = Path.Combine(_dir, "d.jsonl");
-        File.WriteAllLines(path, Enumerable.Range(0, 20).Select(i => JsonSerializer.Serialize(new Dictionary<string, string>
-            { ["instruction"] = "Say the name.", ["input"] = $"{names[i % 4]} is a friend.", ["output"] = names[i % 4] })));
-        return path;
-    }
+    string Data() => SftTestData.WriteNames(_dir);
 
     [SharedFact(Model)]
     public void SftFromYamlWithFlagOverrides()

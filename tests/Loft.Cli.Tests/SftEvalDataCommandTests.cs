@@ -14,14 +14,7 @@ public sealed class SftEvalDataCommandTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    string Data(string name, int count)
-    {
-        string[] names = ["Lily", "Tom", "Ben", "Sue"];
-        var path = Path.Combine(_dir, name);
-        File.WriteAllLines(path, Enumerable.Range(0, count).Select(i => JsonSerializer.Serialize(new Dictionary<string, string>
-            { ["instruction"] = "Say the name.", ["input"] = $"{names[i % 4]} is a friend.", ["output"] = names[i % 4] })));
-        return path;
-    }
+    string Data(string name, int count) => SftTestData.WriteNames(_dir, name, count);
 
     [SharedFact(Model)]
     public void EvalDataAndEvalOnStartFromFlags()

@@ -15,14 +15,7 @@ public sealed class SftResumeCommandTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    string Data()
-    {
-        string[] names = ["Lily", "Tom", "Ben", "Sue"];
-        var path = Path.Combine(_dir, "d.jsonl");
-        File.WriteAllLines(path, Enumerable.Range(0, 20).Select(i => JsonSerializer.Serialize(new Dictionary<string, string>
-            { ["instruction"] = "Say the name.", ["input"] = $"{names[i % 4]} is a friend.", ["output"] = names[i % 4] })));
-        return path;
-    }
+    string Data() => SftTestData.WriteNames(_dir);
 
     static List<string> Losses(string output) => File.ReadAllLines(Path.Combine(output, "metrics.jsonl"))
         .Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.TryGetProperty("loss", out _))
