@@ -48,7 +48,9 @@ public static unsafe partial class MatMul
         int nr = NR, kcb = KcFor(K);
         var op = new PackAllOp { Dst = dst, B = b, K = K, N = N, Kcb = kcb, PaddedN = (N + nr - 1) / nr * nr, Panels = (N + nr - 1) / nr };
         int items = (K + kcb - 1) / kcb * op.Panels;
-        pool.For(items, ref op, minPerThread: 16);
+        // A panel is kcb×NR floats (9K at K = 288): even a few per thread pay for waking the pool, and a B packed
+        // on one thread leaves the other idle right before the product that needs it.
+        pool.For(items, ref op, minPerThread: 4);
     }
 
     struct PackAllOp : IParallelOp
@@ -176,7 +178,12 @@ public static unsafe partial class MatMul
                 for (int ic = 0; ic < M; ic += MC)
                 {
                     int mc = Math.Min(MC, M - ic);
-                    PackA(ap, a.Offset(ic, pc), mc, kc);
+                    // Full 6-row panels of A are read in place by the AVX-512 kernel when A's rows or columns are
+                    // contiguous (broadcasts need no packed copy); only a last partial panel is packed, zero-padded.
+                    int full = mc / MR * MR;
+                    bool direct = DirectA(a);
+                    if (!direct) PackA(ap, a.Offset(ic, pc), mc, kc);
+                    else if (full < mc) PackA(ap + (nint)full * kc, a.Offset(ic + full, pc), mc - full, kc);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int nrr = Math.Min(nr, nc - jr);
@@ -186,22 +193,58 @@ public static unsafe partial class MatMul
                             int mr = Math.Min(MR, mc - ir);
                             float* ct = c + (nint)(ic + ir) * ldc + jc + jr;
                             float* apanel = ap + (nint)ir * kc;
-                            if (mr == MR && nrr == nr)
+                            if (Level == Isa.V512 && mr == MR && (direct || nrr < nr))
+                            {
+                                // Full rows: A in place (or packed), the 32-wide kernel, or the 16-wide one for a last
+                                // panel of at most 16 columns (head size 48 = 32 + 16) instead of a half-empty tile.
+                                float* ad = direct ? a.P + (ic + ir) * a.Rs + pc * a.Cs : apanel;
+                                nint ars = direct ? a.Rs : 1, acs = direct ? a.Cs : MR;
+                                float* bsj = bs == null ? null : bs + jr;
+                                if (nrr == nr) Micro512(kc, ad, ars, acs, bpanel, ct, ldc, bsj, acc);
+                                else if (nrr == 16) Micro512x16(kc, ad, ars, acs, bpanel, ct, ldc, bsj, acc);
+                                else
+                                {
+                                    if (nrr < 16) Micro512x16(kc, ad, ars, acs, bpanel, tile, nr, null, false);
+                                    else Micro512(kc, ad, ars, acs, bpanel, tile, nr, null, false);
+                                    AddTile(ct, ldc, tile, nr, mr, nrr, acc, bsj);
+                                }
+                            }
+                            else if (mr == MR && nrr == nr)
                                 Micro(kc, apanel, bpanel, ct, ldc, bs == null ? null : bs + jr, acc);
                             else
                             {
                                 Micro(kc, apanel, bpanel, tile, nr, null, false);
-                                for (int r = 0; r < mr; r++)
-                                    for (int j = 0; j < nrr; j++)
-                                    {
-                                        float basev = acc ? ct[(nint)r * ldc + j] : bs == null ? 0f : bs[jr + j];
-                                        ct[(nint)r * ldc + j] = basev + tile[r * nr + j];
-                                    }
+                                AddTile(ct, ldc, tile, nr, mr, nrr, acc, bs == null ? null : bs + jr);
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    // A read in place (no packed copy) by the AVX-512 kernel: row-major A, or Aᵀ with columns at most this many
+    // floats apart (further apart, each k step of a tile would touch a new page).
+    const int DirectMaxColumnStride = 4096;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static bool DirectA(Operand a) => Level == Isa.V512 && (a.Cs == 1 || (a.Rs == 1 && a.Cs <= DirectMaxColumnStride));
+
+    /// <summary>C[r, j] (+)= tile[r, j] for the mr×nrr corner of a partial tile (bias added when not accumulating).</summary>
+    static void AddTile(float* ct, int ldc, float* tile, int nr, int mr, int nrr, bool acc, float* bias)
+    {
+        for (int r = 0; r < mr; r++)
+        {
+            float* dst = ct + (nint)r * ldc, src = tile + r * nr;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; j + 16 <= nrr; j += 16)
+                {
+                    var v = Vector512.Load(src + j);
+                    v += acc ? Vector512.Load(dst + j) : bias == null ? Vector512<float>.Zero : Vector512.Load(bias + j);
+                    v.Store(dst + j);
+                }
+            for (; j < nrr; j++) dst[j] = (acc ? dst[j] : bias == null ? 0f : bias[j]) + src[j];
         }
     }
 
@@ -216,6 +259,18 @@ public static unsafe partial class MatMul
             if (b.Cs == 1)
             {
                 // Rows of B are contiguous (B row-major): copy NR-wide row segments.
+                if (Level == Isa.V512 && (w == 32 || w == 16))
+                {
+                    // 32 or 16 columns: one or two vector moves per row (a 16-wide panel is zero-padded).
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = b.P + p * b.Rs + j0;
+                        float* d = panel + p * 32;
+                        Vector512.Load(src).StoreAligned(d);
+                        (w == 32 ? Vector512.Load(src + 16) : Vector512<float>.Zero).StoreAligned(d + 16);
+                    }
+                    continue;
+                }
                 for (int p = 0; p < kc; p++)
                 {
                     float* src = b.P + p * b.Rs + j0;
@@ -363,7 +418,12 @@ public static unsafe partial class MatMul
 
     /// <summary>6×32 tile: C[r, 0..32] (+)= Σ_p a[p, r] · b[p, 0..32], twelve Vector512 accumulators.</summary>
     static void Micro512(int kc, float* a, float* b, float* c, int ldc, float* bias, bool acc)
+        => Micro512(kc, a, 1, MR, b, c, ldc, bias, acc);
+
+    /// <summary>6×32 tile with A read in place: element (r, p) of the panel at a[r·ars + p·acs] (packed: 1, MR).</summary>
+    static void Micro512(int kc, float* a, nint ars, nint acs, float* b, float* c, int ldc, float* bias, bool acc)
     {
+        nint a1 = ars, a2 = 2 * ars, a3 = 3 * ars, a4 = 4 * ars, a5 = 5 * ars;
         Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
         if (acc)
         {
@@ -390,17 +450,17 @@ public static unsafe partial class MatMul
             var b1 = Vector512.LoadAligned(b + 16);
             var av = Vector512.Create(a[0]);
             c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01);
-            av = Vector512.Create(a[1]);
+            av = Vector512.Create(a[a1]);
             c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11);
-            av = Vector512.Create(a[2]);
+            av = Vector512.Create(a[a2]);
             c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21);
-            av = Vector512.Create(a[3]);
+            av = Vector512.Create(a[a3]);
             c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31);
-            av = Vector512.Create(a[4]);
+            av = Vector512.Create(a[a4]);
             c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41);
-            av = Vector512.Create(a[5]);
+            av = Vector512.Create(a[a5]);
             c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51);
-            a += MR; b += 32;
+            a += acs; b += 32;
         }
         {
             nint l = ldc;
@@ -411,6 +471,33 @@ public static unsafe partial class MatMul
             c40.Store(c + 4 * l); c41.Store(c + 4 * l + 16);
             c50.Store(c + 5 * l); c51.Store(c + 5 * l + 16);
         }
+    }
+
+    /// <summary>6×16 tile (the first 16 columns of a 32-wide B panel), A read at a[r·ars + p·acs]: six accumulators.</summary>
+    static void Micro512x16(int kc, float* a, nint ars, nint acs, float* b, float* c, int ldc, float* bias, bool acc)
+    {
+        nint a1 = ars, a2 = 2 * ars, a3 = 3 * ars, a4 = 4 * ars, a5 = 5 * ars, l = ldc;
+        Vector512<float> c0, c1, c2, c3, c4, c5;
+        if (acc)
+        {
+            c0 = Vector512.Load(c); c1 = Vector512.Load(c + l); c2 = Vector512.Load(c + 2 * l);
+            c3 = Vector512.Load(c + 3 * l); c4 = Vector512.Load(c + 4 * l); c5 = Vector512.Load(c + 5 * l);
+        }
+        else if (bias != null) c0 = c1 = c2 = c3 = c4 = c5 = Vector512.Load(bias);
+        else c0 = c1 = c2 = c3 = c4 = c5 = Vector512<float>.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.LoadAligned(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[a1]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[a2]), b0, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[a3]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[a4]), b0, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[a5]), b0, c5);
+            a += acs; b += 32;
+        }
+        c0.Store(c); c1.Store(c + l); c2.Store(c + 2 * l);
+        c3.Store(c + 3 * l); c4.Store(c + 4 * l); c5.Store(c + 5 * l);
     }
 
     /// <summary>6×16 tile with twelve Vector256 FMA accumulators (AVX2 + FMA).</summary>
