@@ -14,6 +14,7 @@ public static partial class KernelChecks
         ("swiglu.backward", SwiGluBackwardChecks),
         ("embedding.backward", EmbeddingBackwardChecks),
         ("attention.backward", AttentionBackwardChecks),
+        ("attention.batched", AttentionBatchedChecks),
     ];
 
     static void RmsNormBackwardChecks()
@@ -119,6 +120,42 @@ public static partial class KernelChecks
             Compare($"Attention.Backward dq {shape}", dqE, dqA, 1e-5f, 1e-4f);
             Compare($"Attention.Backward dk {shape}", dkE, dkA, 1e-5f, 1e-4f);
             Compare($"Attention.Backward dv {shape}", dvE, dvA, 1e-5f, 1e-4f);
+        }
+    }
+
+    /// <summary>Batched self-attention (one parallel loop over sequences, heads and blocks) against the reference run
+    /// sequence by sequence: short (per-sequence path) and GEMM-path lengths, GQA, packed segments.</summary>
+    static void AttentionBatchedChecks()
+    {
+        foreach (var (batch, t, nh, nkv, hs, packed) in new[] { (3, 7, 4, 2, 8, false), (2, 12, 2, 2, 16, true), (3, 70, 6, 3, 48, true), (4, 130, 2, 1, 64, false) })
+        {
+            var rng = new Random(batch * 1000 + t * 7 + hs);
+            int qn = t * nh * hs, kn = t * nkv * hs, pn = nh * t * t;
+            var q = Rand(rng, batch * qn, 2f); var k = Rand(rng, batch * kn, 2f); var v = Rand(rng, batch * kn);
+            var dout = Rand(rng, batch * qn);
+            int[] seg = packed ? Segments(rng, batch * t) : [];
+            var oE = new float[batch * qn]; var pE = new float[batch * pn];
+            var dqE = Rand(rng, batch * qn); var dkE = Rand(rng, batch * kn); var dvE = Rand(rng, batch * kn);
+            var dqA = (float[])dqE.Clone(); var dkA = (float[])dkE.Clone(); var dvA = (float[])dvE.Clone();
+            for (int b = 0; b < batch; b++)
+            {
+                var ob = new float[qn]; var pb = new float[pn];
+                var qb = q.AsSpan(b * qn, qn).ToArray(); var kb = k.AsSpan(b * kn, kn).ToArray(); var vb = v.AsSpan(b * kn, kn).ToArray();
+                AttentionReference.Forward(ob, qb, kb, vb, t, t, nh, nkv, hs, 0, packed ? seg.AsSpan(b * t, t).ToArray() : [], pb);
+                ob.CopyTo(oE, b * qn); pb.CopyTo(pE, b * pn);
+                var dq = dqE.AsSpan(b * qn, qn).ToArray(); var dk = dkE.AsSpan(b * kn, kn).ToArray(); var dv = dvE.AsSpan(b * kn, kn).ToArray();
+                AttentionReference.Backward(dq, dk, dv, dout.AsSpan(b * qn, qn).ToArray(), qb, kb, vb, pb, t, t, nh, nkv, hs, 0);
+                dq.CopyTo(dqE, b * qn); dk.CopyTo(dkE, b * kn); dv.CopyTo(dvE, b * kn);
+            }
+            var oA = Fill(batch * qn, float.NaN); var pA = Fill(batch * pn, float.NaN);
+            Attention.Forward(oA, q, k, v, batch, t, t, nh, nkv, hs, 0, seg, pA);
+            Attention.Backward(dqA, dkA, dvA, dout, q, k, v, pA, batch, t, t, nh, nkv, hs, 0);
+            string shape = $"batch={batch} t={t} nh={nh} nkv={nkv} hs={hs} packed={packed}";
+            Compare($"Attention.Forward batched output {shape}", oE, oA, 2e-6f, 1e-5f);
+            Compare($"Attention.Forward batched probs {shape}", pE, pA, 1e-7f, 1e-5f);
+            Compare($"Attention.Backward batched dq {shape}", dqE, dqA, 1e-5f, 1e-4f);
+            Compare($"Attention.Backward batched dk {shape}", dkE, dkA, 1e-5f, 1e-4f);
+            Compare($"Attention.Backward batched dv {shape}", dvE, dvA, 1e-5f, 1e-4f);
         }
     }
 }

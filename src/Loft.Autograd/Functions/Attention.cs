@@ -29,12 +29,8 @@ public static class Attention
         var y = tape.NewOutput((int[])q.Shape.Clone(), req);
         int pT = nHeads * time * time;
         var probs = req ? tape.ScratchUninitialized(batch * pT) : Memory<float>.Empty;            // (B, nh, T, T)
-        for (int b = 0; b < batch; b++)
-            K.Attention.Forward(y.Value.Slice(b * time * qC, time * qC), q.Value.Slice(b * time * qC, time * qC),
-                k.Value.Slice(b * time * kvC, time * kvC), v.Value.Slice(b * time * kvC, time * kvC),
-                time, time, nHeads, nKvHeads, headDim, 0,
-                segmentIds.IsEmpty ? default : segmentIds.Span.Slice(b * time, time),
-                req ? probs.Span.Slice(b * pT, pT) : default);
+        K.Attention.Forward(y.Value, q.Value, k.Value, v.Value, batch, time, time, nHeads, nKvHeads, headDim, 0,
+            segmentIds.Span, req ? probs.Span : default);
         if (req) tape.Record(new Node(q, k, v, y, probs, batch, time, nHeads, nKvHeads, headDim));
         return y;
     }
@@ -43,17 +39,10 @@ public static class Attention
     {
         protected internal override void Backward(Tape tape)
         {
-            int qC = nh * hs, kvC = nkv * hs, pT = nh * time * time;
             var dq = q.RequiresGrad ? q.Grad : tape.Scratch(q.Length).Span;
             var dk = k.RequiresGrad ? k.Grad : tape.Scratch(k.Length).Span;
             var dv = v.RequiresGrad ? v.Grad : tape.Scratch(v.Length).Span;
-            for (int b = 0; b < batch; b++)
-            {
-                int qo = b * time * qC, ko = b * time * kvC;
-                K.Attention.Backward(dq.Slice(qo, time * qC), dk.Slice(ko, time * kvC), dv.Slice(ko, time * kvC),
-                    y.Grad.Slice(qo, time * qC), q.Value.Slice(qo, time * qC), k.Value.Slice(ko, time * kvC), v.Value.Slice(ko, time * kvC),
-                    probs.Span.Slice(b * pT, pT), time, time, nh, nkv, hs, 0);
-            }
+            K.Attention.Backward(dq, dk, dv, y.Grad, q.Value, k.Value, v.Value, probs.Span, batch, time, time, nh, nkv, hs, 0);
         }
     }
 }

@@ -23,12 +23,27 @@ public static unsafe class Attention
     // probs: empty, or (nh, tq, tk) receiving the softmax (zeros where masked) for the backward pass.
     public static void Forward(Span<float> output, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         int tq, int tk, int nh, int nkv, int hs, int qPos0, ReadOnlySpan<int> segmentIds, Span<float> probs)
+        => Forward(output, q, k, v, 1, tq, tk, nh, nkv, hs, qPos0, segmentIds, probs);
+
+    // The same for `batch` independent sequences stored one after another (output, q (batch·tq, nh*hs); k, v
+    // (batch·tk, nkv*hs); segmentIds empty or (batch·tk); probs empty or (batch, nh, tq, tk)): one parallel loop over
+    // every (sequence, head, query block), so the threads share out the whole batch instead of one sequence at a time.
+    public static void Forward(Span<float> output, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        int batch, int tq, int tk, int nh, int nkv, int hs, int qPos0, ReadOnlySpan<int> segmentIds, Span<float> probs)
     {
-        Debug.Assert(nkv > 0 && nh % nkv == 0 && qPos0 >= 0 && qPos0 + tq <= tk);
-        Debug.Assert(output.Length >= tq * nh * hs && q.Length >= tq * nh * hs && k.Length >= tk * nkv * hs && v.Length >= tk * nkv * hs);
-        Debug.Assert(segmentIds.IsEmpty || segmentIds.Length >= tk);
-        Debug.Assert(probs.IsEmpty || probs.Length >= nh * tq * tk);
+        Debug.Assert(batch >= 1 && nkv > 0 && nh % nkv == 0 && qPos0 >= 0 && qPos0 + tq <= tk);
+        Debug.Assert(output.Length >= batch * tq * nh * hs && q.Length >= batch * tq * nh * hs && k.Length >= batch * tk * nkv * hs && v.Length >= batch * tk * nkv * hs);
+        Debug.Assert(segmentIds.IsEmpty || segmentIds.Length >= batch * tk);
+        Debug.Assert(probs.IsEmpty || probs.Length >= batch * nh * tq * tk);
         if (tq == 0 || nh == 0 || hs == 0) return;
+        if (tq < GemmMinRows && batch > 1)
+        {
+            int qn = tq * nh * hs, kn = tk * nkv * hs, pn = nh * tq * tk;
+            for (int b = 0; b < batch; b++)
+                Forward(output.Slice(b * qn, qn), q.Slice(b * qn, qn), k.Slice(b * kn, kn), v.Slice(b * kn, kn), 1, tq, tk, nh, nkv, hs, qPos0,
+                    segmentIds.IsEmpty ? default : segmentIds.Slice(b * tk, tk), probs.IsEmpty ? default : probs.Slice(b * pn, pn));
+            return;
+        }
         fixed (float* op = output, qp = q, kp = k, vp = v, pp = probs)
         fixed (int* sp = segmentIds)
         {
@@ -40,7 +55,7 @@ public static unsafe class Attention
                     Tq = tq, Tk = tk, Nh = nh, Nkv = nkv, Hs = hs, QPos0 = qPos0, Scale = 1f / MathF.Sqrt(hs),
                     Blocks = (tq + BlockRows - 1) / BlockRows,
                 };
-                WorkerPool.Shared.For(nh * blocked.Blocks, ref blocked, 1, rangesPerThread: 4);
+                WorkerPool.Shared.For(batch * nh * blocked.Blocks, ref blocked, 1, rangesPerThread: 4);
                 return;
             }
             var work = new ForwardOp
@@ -84,10 +99,8 @@ public static unsafe class Attention
                     if (sc > max) max = sc;
                 }
                 var row = new Span<float>(s, pos + 1);
-                TensorPrimitives.Subtract(row, max, row);
-                TensorPrimitives.Exp(row, row);           // exp(-inf) = 0 for masked keys
-                float inv = 1f / TensorPrimitives.Sum(row);
-                TensorPrimitives.Multiply(row, inv, row);
+                double sum = Softmax.ExpShiftedSum(s, pos + 1, max, 1f);   // exp(-inf) = 0 for masked keys
+                TensorPrimitives.Multiply(row, (float)(1.0 / sum), row);
                 if (Probs != null && pos + 1 < tk) new Span<float>(s + pos + 1, tk - pos - 1).Clear();
                 new Span<float>(orow, hs).Clear();
                 for (int j = 0; j <= pos; j++)
@@ -106,11 +119,26 @@ public static unsafe class Attention
     public static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> probs,
         int tq, int tk, int nh, int nkv, int hs, int qPos0)
+        => Backward(dq, dk, dv, dout, q, k, v, probs, 1, tq, tk, nh, nkv, hs, qPos0);
+
+    // The same for `batch` sequences stored one after another (layouts as the batched Forward): one parallel loop over
+    // every (sequence, kv head).
+    public static void Backward(Span<float> dq, Span<float> dk, Span<float> dv, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> probs,
+        int batch, int tq, int tk, int nh, int nkv, int hs, int qPos0)
     {
-        Debug.Assert(nkv > 0 && nh % nkv == 0 && qPos0 >= 0 && qPos0 + tq <= tk && probs.Length >= nh * tq * tk);
-        Debug.Assert(dq.Length >= tq * nh * hs && dout.Length >= tq * nh * hs && q.Length >= tq * nh * hs);
-        Debug.Assert(dk.Length >= tk * nkv * hs && dv.Length >= tk * nkv * hs && k.Length >= tk * nkv * hs && v.Length >= tk * nkv * hs);
+        Debug.Assert(batch >= 1 && nkv > 0 && nh % nkv == 0 && qPos0 >= 0 && qPos0 + tq <= tk && probs.Length >= batch * nh * tq * tk);
+        Debug.Assert(dq.Length >= batch * tq * nh * hs && dout.Length >= batch * tq * nh * hs && q.Length >= batch * tq * nh * hs);
+        Debug.Assert(dk.Length >= batch * tk * nkv * hs && dv.Length >= batch * tk * nkv * hs && k.Length >= batch * tk * nkv * hs && v.Length >= batch * tk * nkv * hs);
         if (tq == 0 || nh == 0 || hs == 0) return;
+        if (tq < GemmMinRows && batch > 1)
+        {
+            int qn = tq * nh * hs, kn = tk * nkv * hs, pn = nh * tq * tk;
+            for (int b = 0; b < batch; b++)
+                Backward(dq.Slice(b * qn, qn), dk.Slice(b * kn, kn), dv.Slice(b * kn, kn), dout.Slice(b * qn, qn), q.Slice(b * qn, qn),
+                    k.Slice(b * kn, kn), v.Slice(b * kn, kn), probs.Slice(b * pn, pn), 1, tq, tk, nh, nkv, hs, qPos0);
+            return;
+        }
         fixed (float* dqp = dq, dkp = dk, dvp = dv, dop = dout, qp = q, kp = k, vp = v, pp = probs)
         {
             if (tq >= GemmMinRows)
@@ -120,7 +148,7 @@ public static unsafe class Attention
                     DQ = dqp, DK = dkp, DV = dvp, DOut = dop, Q = qp, K = kp, V = vp, Probs = pp,
                     Tq = tq, Tk = tk, Nh = nh, Nkv = nkv, Hs = hs, QPos0 = qPos0, Scale = 1f / MathF.Sqrt(hs),
                 };
-                WorkerPool.Shared.For(nkv, ref blocked);
+                WorkerPool.Shared.For(batch * nkv, ref blocked, 1, rangesPerThread: batch > 1 ? 4 : 1);
                 return;
             }
             var work = new BackwardOp
@@ -186,11 +214,16 @@ public static unsafe class Attention
             int hs = Hs, tk = Tk, qC = Nh * hs, kvC = Nkv * hs, group = Nh / Nkv;
             for (int item = start; item < end; item++)
             {
-                int h = item / Blocks, i0 = item % Blocks * BlockRows, rows = Math.Min(BlockRows, Tq - i0);
+                // item = (sequence, head, block); the costlier late blocks of a head come first.
+                int b = item / (Nh * Blocks), rest = item % (Nh * Blocks);
+                int h = rest / Blocks, i0 = (Blocks - 1 - rest % Blocks) * BlockRows, rows = Math.Min(BlockRows, Tq - i0);
                 int kEnd = QPos0 + i0 + rows, kh = h / group;
+                float* Q = this.Q + (nint)b * Tq * qC, Out = this.Out + (nint)b * Tq * qC;
+                float* K = this.K + (nint)b * tk * kvC, V = this.V + (nint)b * tk * kvC;
+                int* Seg = this.Seg == null ? null : this.Seg + (nint)b * tk;
                 float* s;
                 int lds;
-                if (Probs != null) { s = Probs + ((nint)h * Tq + i0) * tk; lds = tk; }
+                if (Probs != null) { s = Probs + (((nint)b * Nh + h) * Tq + i0) * tk; lds = tk; }
                 else { s = ThreadScratch.Get(ScratchScores, (nint)BlockRows * tk); lds = kEnd; }
                 MatMul.GemmSerial(s, lds, new MatMul.Operand(Q + (nint)i0 * qC + h * hs, qC, 1), new MatMul.Operand(K + kh * hs, 1, kvC),
                     null, rows, hs, kEnd, accumulate: false, null, 0, 0);
@@ -199,17 +232,18 @@ public static unsafe class Attention
                     int pos = QPos0 + i0 + r;
                     float* srow = s + (nint)r * lds;
                     var row = new Span<float>(srow, pos + 1);
-                    TensorPrimitives.Multiply(row, Scale, row);
                     if (Seg != null)
                     {
                         int seg = Seg[pos];
                         for (int j = 0; j < pos; j++)
                             if (Seg[j] != seg) srow[j] = float.NegativeInfinity;
                     }
+                    // The same arithmetic as the per-row path (scaled scores, then the max), so a prompt gives the same
+                    // cache whichever path its chunks take.
+                    TensorPrimitives.Multiply(row, Scale, row);
                     float max = TensorPrimitives.Max(row);
-                    TensorPrimitives.Subtract(row, max, row);
-                    TensorPrimitives.Exp(row, row);           // exp(-inf) = 0 for masked keys
-                    TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+                    double sum = Softmax.ExpShiftedSum(srow, pos + 1, max, 1f);   // exp(-inf) = 0 for masked keys
+                    TensorPrimitives.Multiply(row, (float)(1.0 / sum), row);
                     int rowEnd = Probs != null ? tk : kEnd;
                     if (pos + 1 < rowEnd) new Span<float>(srow + pos + 1, rowEnd - pos - 1).Clear();
                 }
@@ -231,7 +265,13 @@ public static unsafe class Attention
         {
             int hs = Hs, tk = Tk, qC = Nh * hs, kvC = Nkv * hs, group = Nh / Nkv;
             float* dp = ThreadScratch.Get(ScratchDp, (nint)BlockRows * tk);
-            for (int kh = start; kh < end; kh++)
+            for (int item = start; item < end; item++)
+            {
+                int b = item / Nkv, kh = item % Nkv;
+                nint qo = (nint)b * Tq * qC, ko = (nint)b * tk * kvC;
+                float* DQ = this.DQ + qo, DOut = this.DOut + qo, Q = this.Q + qo;
+                float* DK = this.DK + ko, DV = this.DV + ko, K = this.K + ko, V = this.V + ko;
+                float* Probs = this.Probs + (nint)b * Nh * Tq * tk;
                 for (int h = kh * group; h < (kh + 1) * group; h++)
                     for (int i0 = 0; i0 < Tq; i0 += BlockRows)
                     {
@@ -258,6 +298,7 @@ public static unsafe class Attention
                         MatMul.GemmSerial(DV + kh * hs, kvC, new MatMul.Operand(p, 1, tk), new MatMul.Operand(dO, qC, 1),
                             null, kEnd, rows, hs, accumulate: true, null, 0, 0);
                     }
+            }
         }
     }
 
