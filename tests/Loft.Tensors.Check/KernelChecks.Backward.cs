@@ -100,6 +100,19 @@ public static partial class KernelChecks
             Embedding.Backward(dtA, dy, ids, dim);
             Compare($"Embedding.Backward dim={dim}", dtE, dtA, 1e-6f, 1e-6f);
         }
+        // Large enough to split over the pool by column blocks (dim 288: four of 64 and one of 32); ids repeat.
+        foreach (int dim in new[] { 288, 100 })
+        {
+            var rng = new Random(dim);
+            int tokens = 600, vocab = 37;
+            var many = new int[tokens];
+            for (int t = 0; t < tokens; t++) many[t] = rng.Next(vocab);
+            var dy = Rand(rng, tokens * dim);
+            var dtE = Rand(rng, vocab * dim); var dtA = (float[])dtE.Clone();
+            EmbeddingReference.Backward(dtE, dy, many, dim);
+            Embedding.Backward(dtA, dy, many, dim);
+            Compare($"Embedding.Backward tokens={tokens} dim={dim}", dtE, dtA, 1e-6f, 1e-6f);
+        }
     }
 
     static void AttentionBackwardChecks()
