@@ -126,6 +126,46 @@ public class GradCheckTests
         Assert.All(h.Grad.Slice(24, 6).ToArray(), g => Assert.Equal(0f, g));
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void CrossEntropyWithHead_IntoGradientsEqualsTheScratchPath(bool hTrainable, bool headTrainable)
+    {
+        // The training path puts d loss / d h and d loss / d head straight into the grads during the forward sweep;
+        // gradients already present (accumulation over micro-batches) are added to. Each h row belongs to one chunk, so
+        // its gradient is bit-identical; the head's sums its chunks onto the prior value instead of onto zero (rounding only).
+        int[] targets = [2, -100, 6, 0, -100, 3];
+        (float[] dh, float[] dw, float loss) Run(bool into)
+        {
+            var rng = new Random(12);
+            var h = Rand(rng, [6, 5], hTrainable); var w = Rand(rng, [7, 5], headTrainable);
+            for (int i = 0; i < h.Grad.Length; i++) h.Grad[i] = 0.25f * i;
+            for (int i = 0; i < w.Grad.Length; i++) w.Grad[i] = -0.5f * i;
+            var tape = new Tape();
+            var loss = CrossEntropyWithHead.Apply(tape, h, w, targets, normaliser: 4, chunk: 2, intoGradients: into);
+            tape.Backward(loss);
+            return (h.Grad.ToArray(), w.Grad.ToArray(), loss.Value[0]);
+        }
+        var (dh0, dw0, l0) = Run(false);
+        var (dh1, dw1, l1) = Run(true);
+        Assert.Equal(l0, l1);
+        Assert.Equal(dh0, dh1);
+        Assert.Equal(dw0.Length, dw1.Length);
+        for (int i = 0; i < dw0.Length; i++) Assert.True(Math.Abs(dw0[i] - dw1[i]) <= 1e-6f * (1 + Math.Abs(dw0[i])), $"head grad {i}: {dw0[i]} vs {dw1[i]}");
+    }
+
+    [Fact]
+    public void CrossEntropyWithHead_IntoGradientsRefusesAnUpstreamGradientOtherThanOne()
+    {
+        var rng = new Random(13);
+        var h = Rand(rng, [3, 4]); var w = Rand(rng, [5, 4]);
+        var tape = new Tape();
+        var loss = CrossEntropyWithHead.Apply(tape, h, w, new[] { 1, 4, 0 }, normaliser: 3, intoGradients: true);
+        var e = Assert.Throws<InvalidOperationException>(() => tape.Backward(loss, [2f]));
+        Assert.Contains("must be back-propagated with gradient 1, got 2", e.Message);
+    }
+
     [Fact]
     public void Chain_SharedInputAccumulatesFromBothUses()
     {

@@ -15,8 +15,12 @@ public static class CrossEntropyWithHead
     /// <param name="head">(V, C) LM head (the embedding table when tied)</param>
     /// <param name="targets">(N) ids in [0, V) or -100</param>
     /// <param name="normaliser">number of target tokens in the whole batch (> 0)</param>
+    /// <param name="intoGradients">The caller back-propagates this loss once, as the root, with gradient 1
+    /// (<see cref="Tape.Backward(Var)"/>): d loss / d h and d loss / d head then go straight into h.Grad and head.Grad
+    /// during the forward sweep, with no (V, C) scratch to zero and add; the backward pass checks the gradient is 1.</param>
     /// <returns>the scalar loss, shape [1]</returns>
-    public static Var Apply(Tape tape, Var h, Var head, ReadOnlyMemory<int> targets, double normaliser, int chunk = CrossEntropy.DefaultChunk)
+    public static Var Apply(Tape tape, Var h, Var head, ReadOnlyMemory<int> targets, double normaliser, int chunk = CrossEntropy.DefaultChunk,
+        bool intoGradients = false)
     {
         ArgumentNullException.ThrowIfNull(tape);
         ArgumentNullException.ThrowIfNull(head);
@@ -31,18 +35,31 @@ public static class CrossEntropyWithHead
             y.Value[0] = (float)CrossEntropy.Forward(h.Value, head.Value, targets.Span, N, C, V, normaliser, chunk);
             return y;
         }
+        if (intoGradients)
+        {
+            y.Value[0] = (float)CrossEntropy.ForwardBackward(h.RequiresGrad ? h.Grad : default, head.RequiresGrad ? head.Grad : default,
+                h.Value, head.Value, targets.Span, N, C, V, normaliser, chunk);
+            tape.Record(new Node(h, head, y, Memory<float>.Empty, Memory<float>.Empty, accumulated: true));
+            return y;
+        }
         var dh = h.RequiresGrad ? tape.Scratch(N * C) : Memory<float>.Empty;
         var dw = head.RequiresGrad ? tape.Scratch(V * C) : Memory<float>.Empty;
         y.Value[0] = (float)CrossEntropy.ForwardBackward(dh.Span, dw.Span, h.Value, head.Value, targets.Span, N, C, V, normaliser, chunk);
-        tape.Record(new Node(h, head, y, dh, dw));
+        tape.Record(new Node(h, head, y, dh, dw, accumulated: false));
         return y;
     }
 
-    sealed class Node(Var h, Var w, Var y, Memory<float> dh, Memory<float> dw) : Autograd.Node
+    sealed class Node(Var h, Var w, Var y, Memory<float> dh, Memory<float> dw, bool accumulated) : Autograd.Node
     {
         protected internal override void Backward(Tape tape)
         {
             float g = y.Grad[0];
+            if (accumulated)
+            {
+                if (g != 1f)
+                    throw new InvalidOperationException($"CrossEntropyWithHead: this loss put its gradients into h and the head during the forward pass (intoGradients), so it must be back-propagated with gradient 1, got {g}");
+                return;
+            }
             if (g == 0f) return;
             if (!float.IsFinite(g))
                 throw new InvalidOperationException($"CrossEntropyWithHead: the upstream gradient must be finite, got {g}");

@@ -271,7 +271,9 @@ public sealed class TrainableLlama
                 ? CheckpointedLayer(tape, _layers[l], x, batch, padded, pass)
                 : DecoderLayer(tape, _layers[l], x, batch, padded, pass);
         var h = RmsNorm.Apply(tape, x, _norm, _eps);
-        return CrossEntropyWithHead.Apply(tape, h, _head, batch.Targets, batch.LossNormaliser ?? batch.TargetCount, Options.LossChunk);
+        // Training passes end in Tape.Backward(loss) (ForwardBackward): the loss's gradients go straight into the grads.
+        return CrossEntropyWithHead.Apply(tape, h, _head, batch.Targets, batch.LossNormaliser ?? batch.TargetCount, Options.LossChunk,
+            intoGradients: recordGradients);
     }
 
     // Pre-norm decoder layer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(·)).

@@ -155,7 +155,7 @@ public static class CrossEntropy
 
     // Per row of a chunk (in parallel): -log softmax(z)[y] into RowLoss, and z replaced by d loss / d z =
     // (softmax(z) - onehot(y)) / normaliser when Backward.
-    ref struct SoftmaxRowsOp : IParallelOp
+    unsafe ref struct SoftmaxRowsOp : IParallelOp
     {
         public Span<float> Logits;
         public ReadOnlySpan<int> Targets;
@@ -173,9 +173,8 @@ public static class CrossEntropy
                 int y = Targets[RowIndex[r]];
                 float max = TensorPrimitives.Max(z);
                 float zy = z[y] - max;
-                TensorPrimitives.Subtract(z, max, z);
-                TensorPrimitives.Exp(z, z);
-                double sum = SumDouble(z);
+                double sum;
+                fixed (float* zp = z) sum = Softmax.ExpShiftedSum(zp, V, max, 1f);   // z = exp(z - max), one pass
                 RowLoss[r] = Math.Log(sum) - zy;
                 if (Backward)
                 {
@@ -201,16 +200,5 @@ public static class CrossEntropy
             cache = new PackedWeight(w, V, C, forInputGradient);
         }
         return cache;
-    }
-
-    // Sum of positive values in double over float blocks (exp terms: a float sum over 32k+ entries loses digits).
-    static double SumDouble(ReadOnlySpan<float> x)
-    {
-        Debug.Assert(x.Length > 0);
-        double s = 0;
-        const int block = 1024;
-        for (int i = 0; i < x.Length; i += block)
-            s += TensorPrimitives.Sum(x.Slice(i, Math.Min(block, x.Length - i)));
-        return s;
     }
 }
