@@ -29,7 +29,7 @@ public static unsafe partial class MatMul
     internal const int MC = MR * 80;      // A block (MC×KC floats = 480 KiB) stays in L2
     internal const int NC = 2048;         // B block (KC×NC floats = 2 MiB) streams from L3
 
-    const int ScratchA = 0, ScratchB = 1, ScratchShared = 4;
+    const int ScratchA = 0, ScratchB = 1, ScratchShared = 4, ScratchSplitK = 5;
 
     /// <summary>Depth of the packed blocks for inner dimension K: all of K when small, else equal blocks of at most KC.</summary>
     internal static int KcFor(int K)
@@ -90,6 +90,11 @@ public static unsafe partial class MatMul
         int tilesN = (N + nr - 1) / nr, tilesM = (M + MR - 1) / MR;
         int T = pool.ThreadCount;
         var op = new GemmOp { C = c, Ldc = ldc, A = a, B = b, Bias = bias, M = M, K = K, N = N, Accumulate = accumulate, Pre = prepacked, PreN = prepackedN };
+        if (K >= SplitKMinK && (long)M * N <= SplitKMaxC)
+        {
+            GemmSplitK(pool, c, ldc, a, b, bias, M, K, N, accumulate, prepacked, prepackedN);
+            return;
+        }
         if (T == 1 || (long)M * N * Math.Max(K, 1) < 1 << 16)
         {
             GemmSerial(c, ldc, a, b, bias, M, K, N, accumulate, prepacked, prepackedN, 0);
@@ -112,6 +117,65 @@ public static unsafe partial class MatMul
         // Split the dimension that balances better; prefer columns (then B is packed once, not per thread).
         op.SplitRows = imbM + 0.05 < imbN;
         pool.For(op.SplitRows ? tilesM : tilesN, ref op);
+    }
+
+    // Split-K: inner dimensions from this long with outputs of at most this many floats, in at most SplitKRanges ranges.
+    const int SplitKMinK = 16 * KC, SplitKMaxC = 1 << 20, SplitKRanges = 16;
+
+    /// <summary>
+    /// A small C over a long K (the LM head's input gradient: 524×288 over K = 32000). Splitting rows or columns would
+    /// make each thread stream all of B, and two ranges leave a late thread nobody to help it; instead K is cut into a
+    /// fixed number of ranges of whole K blocks, each range's product goes to its own partial buffer, and C (+)= Σ
+    /// partials in range order. The ranges do not depend on the thread count, so neither do the results.
+    /// </summary>
+    static void GemmSplitK(WorkerPool pool, float* c, int ldc, Operand a, Operand b, float* bias, int M, int K, int N, bool accumulate,
+        float* prepacked, int prepackedN)
+    {
+        int kcb = KcFor(K), blocks = (K + kcb - 1) / kcb, ranges = Math.Min(SplitKRanges, blocks);
+        float* partials = ThreadScratch.Get(ScratchSplitK, (nint)ranges * M * N);
+        var op = new SplitKOp { P = partials, A = a, B = b, M = M, K = K, N = N, Kcb = kcb, Blocks = blocks, Ranges = ranges, Pre = prepacked, PreN = prepackedN };
+        pool.For(ranges, ref op);
+        var sum = new SplitKSumOp { C = c, Ldc = ldc, P = partials, Bias = bias, M = M, N = N, Ranges = ranges, Accumulate = accumulate };
+        pool.For(M, ref sum, minPerThread: Math.Max(1, 4096 / Math.Max(1, N)));
+    }
+
+    struct SplitKOp : IParallelOp
+    {
+        public float* P, Pre;
+        public Operand A, B;
+        public int M, K, N, Kcb, Blocks, Ranges, PreN;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                int k0 = (int)((long)Blocks * r / Ranges) * Kcb, k1 = Math.Min(K, (int)((long)Blocks * (r + 1) / Ranges) * Kcb);
+                GemmSerial(P + (nint)r * M * N, N, A.Offset(0, k0), Pre == null ? B.Offset(k0, 0) : B, null, M, k1 - k0, N, accumulate: false,
+                    Pre == null ? null : Pre + (nint)k0 * PreN, PreN, 0, Kcb);
+            }
+        }
+    }
+
+    struct SplitKSumOp : IParallelOp
+    {
+        public float* C, P, Bias;
+        public int Ldc, M, N, Ranges;
+        public bool Accumulate;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                var dst = new Span<float>(C + (nint)i * Ldc, N);
+                if (!Accumulate)
+                {
+                    if (Bias == null) dst.Clear();
+                    else new ReadOnlySpan<float>(Bias, N).CopyTo(dst);
+                }
+                for (int r = 0; r < Ranges; r++)
+                    System.Numerics.Tensors.TensorPrimitives.Add(dst, new ReadOnlySpan<float>(P + ((nint)r * M + i) * N, N), dst);
+            }
+        }
     }
 
     // Duplicate packing worth avoiding (floats), and the largest B packed whole (floats).
@@ -149,7 +213,7 @@ public static unsafe partial class MatMul
     /// (PackedWeight layout: block pc at pre + pc·preN, panel of column j at + j·kc) and this call covers its columns from preCol0.
     /// </summary>
     internal static void GemmSerial(float* c, int ldc, Operand a, Operand b, float* bias, int M, int K, int N, bool accumulate,
-        float* pre, int preN, int preCol0)
+        float* pre, int preN, int preCol0, int kBlock = 0)
     {
         if (M <= 0 || N <= 0) return;
         if (K == 0)
@@ -160,7 +224,7 @@ public static unsafe partial class MatMul
             return;
         }
         int nr = NR;
-        int kcb = KcFor(K);
+        int kcb = kBlock > 0 ? kBlock : KcFor(K);   // kBlock: a K range of a longer product, in its packed blocks
         int ncMax = Math.Min(NC, (N + nr - 1) / nr * nr), kcMax = Math.Min(kcb, K), mcMax = Math.Min(MC, (M + MR - 1) / MR * MR);
         float* bp = pre != null ? null : ThreadScratch.Get(ScratchB, (nint)kcMax * ncMax);
         float* ap = ThreadScratch.Get(ScratchA, (nint)kcMax * mcMax + 8);   // + 8: Transpose6x8 spill

@@ -6,7 +6,7 @@ namespace Loft.Tensors.Threading;
 
 internal static unsafe class ThreadScratch
 {
-    public const int SlotCount = 5;
+    public const int SlotCount = 6;
 
     [ThreadStatic] static Slots? t_slots;
 
