@@ -180,6 +180,9 @@ public static partial class KernelChecks
             RopeReference.Forward(qe, pos, nh, hs, table);
             Rope.Forward(qa, pos, nh, hs, table);
             Compare($"Rope.Forward parallel threads={threads}", qe, qa, 1e-6f, 1e-5f);
+            var qo = Fill(x.Length, float.NaN);
+            Rope.Forward(qo, x, pos, nh, hs, table);
+            Compare($"Rope.Forward(y, x) parallel threads={threads}", qe, qo, 1e-6f, 1e-5f);
             var bE = (float[])u.Clone(); var bA = (float[])u.Clone();
             RopeReference.Backward(bE, dy, pos, nh, hs, table);
             Rope.Backward(bA, dy, pos, nh, hs, table);
@@ -222,6 +225,10 @@ public static partial class KernelChecks
                 RopeReference.Forward(expected, pos, nh, hs, table);
                 Rope.Forward(actual, pos, nh, hs, table);
                 Compare($"Rope.Forward hs={hs} nh={nh}", expected, actual, 1e-6f, 1e-5f);
+                var y = Fill(T * nh * hs, float.NaN); var x0 = (float[])x.Clone();
+                Rope.Forward(y, x, pos, nh, hs, table);
+                Compare($"Rope.Forward(y, x) hs={hs} nh={nh}", expected, y, 1e-6f, 1e-5f);
+                Compare($"Rope.Forward(y, x) leaves x hs={hs} nh={nh}", x0, x, 0f, 0f);
             }
     }
 

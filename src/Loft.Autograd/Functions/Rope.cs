@@ -22,8 +22,7 @@ public static class Rope
                 throw new ArgumentOutOfRangeException(nameof(positions), p, $"Rope: position outside the table's [0, {table.MaxPositions})");
         bool req = tape.GradEnabled && x.RequiresGrad;
         var y = tape.NewOutput((int[])x.Shape.Clone(), req);
-        x.Value.CopyTo(y.Value);
-        K.Rope.Forward(y.Value, positions.Span, nHeads, headDim, table);
+        K.Rope.Forward(y.Value, x.Value, positions.Span, nHeads, headDim, table);
         if (req) tape.Record(new Node(x, y, positions, nHeads, headDim, table));
         return y;
     }

@@ -13,6 +13,10 @@ public static class Rope
     public static void Forward(Span<float> x, ReadOnlySpan<int> positions, int nHeads, int headDim, RopeTable table)
         => Rotate(x, x, positions, nHeads, headDim, table, sign: 1f, accumulate: false);
 
+    // y = R(angle)·x, x unchanged (one pass: no copy of x into y first).
+    public static void Forward(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<int> positions, int nHeads, int headDim, RopeTable table)
+        => Rotate(y, x, positions, nHeads, headDim, table, sign: 1f, accumulate: false);
+
     // dx (T, nh*hs) += R(-angle)·dy: the forward rotation is orthogonal, its gradient rotates back.
     public static void Backward(Span<float> dx, ReadOnlySpan<float> dy, ReadOnlySpan<int> positions, int nHeads, int headDim, RopeTable table)
         => Rotate(dx, dy, positions, nHeads, headDim, table, sign: -1f, accumulate: true);
