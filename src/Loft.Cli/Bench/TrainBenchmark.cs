@@ -1,6 +1,6 @@
 // `loft bench train-lora|train-full`: training tokens/s on random weights at a model shape (batch 8 × 256 by default;
 // LoRA r=8 alpha 16 on q,k,v,o or every weight trainable; AdamW, global-norm clipping 1.0), median of --repeats steps
-// after one warm-up step, peak RSS, and the achieved FLOP rate (≈6·N FLOPs per token for full training, ≈4·N for LoRA:
+// after two warm-up steps, peak RSS, and the achieved FLOP rate (≈6·N FLOPs per token for full training, ≈4·N for LoRA:
 // no weight gradients of the frozen base). Peer: PyTorch CPU, 15M LoRA 1505 tok/s, full 1436; 110M LoRA 358 (PEERS.md).
 using System.Diagnostics;
 using Loft.Autograd.Llama;
@@ -14,6 +14,7 @@ namespace Loft.Cli.Bench;
 public abstract class TrainBenchmarkBase : IBenchmark
 {
     protected abstract bool Lora { get; }
+    const int WarmupSteps = 2;
     public string Kind => Lora ? "train-lora" : "train-full";
     public string Summary => (Lora ? "LoRA (r=8, q,k,v,o)" : "full") + " training tokens/s, peak RSS and FLOP rate on random weights [--batch 8 --seq 256]";
 
@@ -62,12 +63,13 @@ public abstract class TrainBenchmarkBase : IBenchmark
             return wall;
         }
 
-        Step();   // warm-up: JIT, arena growth, optimiser state
+        // Two warm-up steps, as the PyTorch peer (torch_bench.py, warmup=2): JIT tiers, arena growth, optimiser state.
+        for (int w = 0; w < WarmupSteps; w++) Step();
         var times = new double[context.Repeats];
         for (int r = 0; r < times.Length; r++) times[r] = Step();
         double seconds = ModelBench.Median(times);
-        double cpuSeconds = ModelBench.Median(cpu.Skip(1).ToArray());
-        double optSeconds = ModelBench.Median(optimizerSeconds.Skip(1).ToArray());   // CPU time of all threads per step (spin-waits included)
+        double cpuSeconds = ModelBench.Median(cpu.Skip(WarmupSteps).ToArray());
+        double optSeconds = ModelBench.Median(optimizerSeconds.Skip(WarmupSteps).ToArray());   // CPU time of all threads per step (spin-waits included)
         double tokens = (double)batch * seq;
         double tps = tokens / seconds;
         double flopsPerToken = (Lora ? 4.0 : 6.0) * n;
@@ -76,7 +78,7 @@ public abstract class TrainBenchmarkBase : IBenchmark
         long trainable = model.Parameters.Sum(p => (long)p.Length);
         double? peer = (context.Shape, Lora) switch { ("15M", true) => 1505, ("15M", false) => 1436, ("110M", true) => 358, _ => null };
 
-        string line = $"{Kind} {context.Shape}, {context.Threads} threads, batch {batch} x {seq} (median of {context.Repeats} steps after 1 warm-up): " +
+        string line = $"{Kind} {context.Shape}, {context.Threads} threads, batch {batch} x {seq} (median of {context.Repeats} steps after {WarmupSteps} warm-up): " +
             $"{tps:F0} tokens/s ({seconds:F2} s/step, {cpuSeconds:F2} CPU s/step, optimizer {1000 * optSeconds:F0} ms), {gflops:F1} GFLOP/s at {(Lora ? 4 : 6)}·N ({n / 1e6:F1}M parameters, {trainable:N0} trainable), " +
             $"peak RSS {rss / 1048576.0:F0} MiB, loss {loss:F3}" + (peer is { } p ? $"; PyTorch {p} tokens/s ({tps / p:F2}x)" : "");
         if (context.Json) Console.Error.WriteLine(line); else Console.WriteLine(line);
