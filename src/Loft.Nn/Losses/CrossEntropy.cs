@@ -101,6 +101,8 @@ public static class CrossEntropy
         float[]? dhcBuf = backward && !dh.IsEmpty ? pool.Rent(rowsMax * C) : null; // (rows, C)
         int[] rowIndex = ArrayPool<int>.Shared.Rent(rowsMax);
         double[] rowLoss = ArrayPool<double>.Shared.Rent(rowsMax);
+        float[] rowScale = ArrayPool<float>.Shared.Rent(rowsMax);   // normaliser⁻¹ / Σ exp of each row
+        float[]? hsBuf = backward && !dw.IsEmpty ? pool.Rent(rowsMax * C) : null;   // (rows, C) hidden states × row scale
         float invNorm = (float)(1.0 / normaliser);
         double loss = 0;
         try
@@ -121,11 +123,15 @@ public static class CrossEntropy
                 var logits = logitsBuf.AsSpan(0, rows * V);
                 if (wt != null) MatMul.Forward(logits, hc, wt, default, rows);
                 else MatMul.Forward(logits, hc, w, default, rows, C, V);
-                var rowOp = new SoftmaxRowsOp { Logits = logits, Targets = targets, RowIndex = rowIndex, RowLoss = rowLoss, V = V, InvNorm = invNorm, Backward = backward };
+                var rowOp = new SoftmaxRowsOp { Logits = logits, Targets = targets, RowIndex = rowIndex, RowLoss = rowLoss, RowScale = rowScale, V = V, InvNorm = invNorm };
                 if (Elementwise.Parallel((long)rows * V) && rows > 1) WorkerPool.Shared.For(rows, ref rowOp);
                 else rowOp.Execute(0, rows);
                 for (int r = 0; r < rows; r++) loss += rowLoss[r];
                 if (!backward) continue;
+                // The logits now hold E = exp(z - max) per row. d loss / d z = s_r·E - onehot(y)/normaliser with the row
+                // scale s_r, so the products run on E and the scale and the one-hot term are applied to the small sides:
+                // dh_r += s_r·(E·W)_r - W[y_r]/normaliser and dW += Eᵀ·(s·hc), dW[y_r] -= hc_r/normaliser (no pass
+                // over the [rows, V] logits to normalise them).
                 if (dhcBuf != null)
                 {
                     var dhc = dhcBuf.AsSpan(0, rows * C);
@@ -135,11 +141,21 @@ public static class CrossEntropy
                     for (int r = 0; r < rows; r++)
                     {
                         var dst = dh.Slice(rowIndex[r] * C, C);
-                        TensorPrimitives.Add(dst, dhc.Slice(r * C, C), dst);
+                        TensorPrimitives.MultiplyAdd(dhc.Slice(r * C, C), rowScale[r], dst, dst);
+                        TensorPrimitives.MultiplyAdd(w.Slice(targets[rowIndex[r]] * C, C), -invNorm, dst, dst);
                     }
                 }
-                if (!dw.IsEmpty)
-                    MatMul.BackwardWeight(dw, logits, hc, rows, C, V);
+                if (hsBuf != null)
+                {
+                    var hs = hsBuf.AsSpan(0, rows * C);
+                    for (int r = 0; r < rows; r++) TensorPrimitives.Multiply(hc.Slice(r * C, C), rowScale[r], hs.Slice(r * C, C));
+                    MatMul.BackwardWeight(dw, logits, hs, rows, C, V);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var dst = dw.Slice(targets[rowIndex[r]] * C, C);
+                        TensorPrimitives.MultiplyAdd(hc.Slice(r * C, C), -invNorm, dst, dst);
+                    }
+                }
             }
         }
         finally
@@ -149,21 +165,23 @@ public static class CrossEntropy
             if (dhcBuf != null) pool.Return(dhcBuf);
             ArrayPool<int>.Shared.Return(rowIndex);
             ArrayPool<double>.Shared.Return(rowLoss);
+            ArrayPool<float>.Shared.Return(rowScale);
+            if (hsBuf != null) pool.Return(hsBuf);
         }
         return loss / normaliser;
     }
 
-    // Per row of a chunk (in parallel): -log softmax(z)[y] into RowLoss, and z replaced by d loss / d z =
-    // (softmax(z) - onehot(y)) / normaliser when Backward.
+    // Per row of a chunk (in parallel): -log softmax(z)[y] into RowLoss, z replaced by exp(z - max z), and the row's
+    // gradient scale normaliser⁻¹ / Σ exp(z - max z) into RowScale.
     unsafe ref struct SoftmaxRowsOp : IParallelOp
     {
         public Span<float> Logits;
         public ReadOnlySpan<int> Targets;
         public int[] RowIndex;
         public double[] RowLoss;
+        public float[] RowScale;
         public int V;
         public float InvNorm;
-        public bool Backward;
 
         public readonly void Execute(int start, int end)
         {
@@ -176,11 +194,7 @@ public static class CrossEntropy
                 double sum;
                 fixed (float* zp = z) sum = Softmax.ExpShiftedSum(zp, V, max, 1f);   // z = exp(z - max), one pass
                 RowLoss[r] = Math.Log(sum) - zy;
-                if (Backward)
-                {
-                    TensorPrimitives.Multiply(z, (float)(1.0 / sum) * InvNorm, z);
-                    z[y] -= InvNorm;
-                }
+                RowScale[r] = (float)(InvNorm / sum);
             }
         }
     }
