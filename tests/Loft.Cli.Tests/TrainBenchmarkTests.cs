@@ -24,4 +24,16 @@ public class TrainBenchmarkTests
         Assert.True(r.GetProperty("peak_rss_bytes").GetInt64() > 15_191_712L * 4);
         Assert.InRange(r.GetProperty("loss").GetDouble(), 9.0, 12.0);   // ≈ ln(32000) = 10.37 at random init
     }
+
+    [Fact]
+    public void MaxGradNormIsReportedAndANegativeOneRefused()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("bench", "train-full", "--shape", "15M", "--threads", "1", "--repeats", "1", "--batch", "1", "--seq", "8", "--max-grad-norm", "1", "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        Assert.Equal(1.0, doc.RootElement.GetProperty("max_grad_norm").GetDouble());
+        var (bad, _, error) = CliRunner.Run("bench", "train-full", "--shape", "15M", "--threads", "1", "--repeats", "1", "--batch", "1", "--seq", "8", "--max-grad-norm", "-1");
+        Assert.NotEqual(0, bad);
+        Assert.Contains("--max-grad-norm must be >= 0", error);
+    }
 }

@@ -1,7 +1,7 @@
 // `loft bench train-lora|train-full`: training tokens/s on random weights at a model shape (batch 8 × 256 by default;
-// LoRA r=8 alpha 16 on q,k,v,o or every weight trainable; AdamW, global-norm clipping 1.0), median of --repeats steps
-// after two warm-up steps, peak RSS, and the achieved FLOP rate (≈6·N FLOPs per token for full training, ≈4·N for LoRA:
-// no weight gradients of the frozen base). Peer: PyTorch CPU, 15M LoRA 1505 tok/s, full 1436; 110M LoRA 358 (PEERS.md).
+// LoRA r=8 alpha 16 on q,k,v,o or every weight trainable; AdamW; no clipping, as the PyTorch peer, unless
+// --max-grad-norm), median of --repeats steps after two warm-up steps, peak RSS, and the achieved FLOP rate (≈6·N FLOPs
+// per token for full training, ≈4·N for LoRA: no weight gradients of the frozen base). Peer: PyTorch CPU, 15M LoRA 1505 tok/s, full 1436; 110M LoRA 358 (PEERS.md).
 using System.Diagnostics;
 using Loft.Autograd.Llama;
 using Loft.Nn.Optim;
@@ -16,12 +16,15 @@ public abstract class TrainBenchmarkBase : IBenchmark
     protected abstract bool Lora { get; }
     const int WarmupSteps = 2;
     public string Kind => Lora ? "train-lora" : "train-full";
-    public string Summary => (Lora ? "LoRA (r=8, q,k,v,o)" : "full") + " training tokens/s, peak RSS and FLOP rate on random weights [--batch 8 --seq 256]";
+    public string Summary => (Lora ? "LoRA (r=8, q,k,v,o)" : "full") + " training tokens/s, peak RSS and FLOP rate on random weights [--batch 8 --seq 256 --max-grad-norm 0]";
 
     public BenchResult Run(BenchContext context)
     {
         int batch = context.Args.GetInt("batch", 8), seq = context.Args.GetInt("seq", 256);
         if (batch < 1 || seq < 2) throw new CliException($"bench {Kind}: --batch must be >= 1 and --seq >= 2");
+        // The peer's step (torch_bench.py): forward, backward, AdamW, zero_grad; no clipping unless asked for.
+        double maxGradNorm = context.Args.GetDouble("max-grad-norm", 0);
+        if (!(maxGradNorm >= 0)) throw new CliException($"bench {Kind}: --max-grad-norm must be >= 0 (0: no clipping), got {maxGradNorm}");
         WorkerPool.SetThreadCount(context.Threads);
         var config = ModelBench.Shape(context.Shape, Kind);
         if (seq > config.MaxPositionEmbeddings) throw new CliException($"bench {Kind}: --seq {seq} exceeds the {context.Shape} context of {config.MaxPositionEmbeddings}");
@@ -45,7 +48,7 @@ public abstract class TrainBenchmarkBase : IBenchmark
 
         using var self = Process.GetCurrentProcess();
         var cpu = new List<double>();
-        var optimizerSeconds = new List<double>();   // clipping, AdamW step and zeroing the gradients
+        var optimizerSeconds = new List<double>();   // clipping (if asked), AdamW step and zeroing the gradients
         double Step()
         {
             self.Refresh();
@@ -53,7 +56,7 @@ public abstract class TrainBenchmarkBase : IBenchmark
             long t0 = Stopwatch.GetTimestamp();
             loss = model.ForwardBackward(data);
             long t1 = Stopwatch.GetTimestamp();
-            ClipGradNorm.Clip(model.Parameters, 1.0);
+            if (maxGradNorm > 0) ClipGradNorm.Clip(model.Parameters, maxGradNorm);
             optimizer.Step();
             model.ZeroGrad();
             double wall = Stopwatch.GetElapsedTime(t0).TotalSeconds;
@@ -87,7 +90,7 @@ public abstract class TrainBenchmarkBase : IBenchmark
             .Set("seconds_per_step", Math.Round(seconds, 4))
             .Set("cpu_seconds_per_step", Math.Round(cpuSeconds, 4))
             .Set("optimizer_seconds_per_step", Math.Round(optSeconds, 4))
-            .Set("batch", batch).Set("seq", seq)
+            .Set("batch", batch).Set("seq", seq).Set("max_grad_norm", maxGradNorm)
             .Set("parameters", n).Set("trainable_parameters", trainable)
             .Set("gflops", Math.Round(gflops, 2))
             .Set("peak_rss_bytes", rss)
