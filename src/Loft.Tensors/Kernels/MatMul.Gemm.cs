@@ -260,10 +260,10 @@ public static unsafe partial class MatMul
                             int mr = Math.Min(MR, mc - ir);
                             float* ct = c + (nint)(ic + ir) * ldc + jc + jr;
                             float* apanel = ap + (nint)ir * kc;
-                            if (Level == Isa.V512 && mr == MR && (direct || nrr < nr))
+                            if (Level == Isa.V512 && mr == MR)
                             {
-                                // Full rows: A in place (or packed), the 32-wide kernel, or the 16-wide one for a last
-                                // panel of at most 16 columns (head size 48 = 32 + 16) instead of a half-empty tile.
+                                // Full rows: A in place (or packed: strides 1, MR), the 32-wide kernel, or the 16-wide one
+                                // for a last panel of at most 16 columns (head size 48 = 32 + 16) instead of a half-empty tile.
                                 float* ad = direct ? a.P + (ic + ir) * a.Rs + pc * a.Cs : apanel;
                                 nint ars = direct ? a.Rs : 1, acs = direct ? a.Cs : MR;
                                 float* bsj = bs == null ? null : bs + jr;
