@@ -87,6 +87,38 @@ public class CrossEntropyTests
         Assert.True(Math.Abs(CrossEntropy.Forward(h, w, y, T, C, V, N, chunk) - loss) <= 1e-5 * Math.Abs(loss));
     }
 
+    // The softmax pass shifts each row by its target's logit; a max far above it is rescaled (30 < gap < 88) or the row
+    // is recomputed (gap beyond exp's float range). Every case against the double reference.
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(25.0)]
+    [InlineData(45.0)]
+    [InlineData(87.5)]
+    [InlineData(120.0)]
+    [InlineData(400.0)]
+    public void TargetsFarBelowTheMaxLogit(double gap)
+    {
+        const int T = 40, C = 8, V = 70, hot = 5;
+        var rng = new Random(17);
+        var h = Rand(rng, T * C, 1.0);
+        var w = Rand(rng, V * C, 0.3);
+        // Logit `hot` of every row about `gap` above the rest: w[hot] = gap·h_t/|h_t|² would do it per row; one shared
+        // direction with h_t's component along it set makes z_hot = gap + (small) for each row.
+        for (int c = 0; c < C; c++) w[hot * C + c] = c == 0 ? (float)gap : 0f;
+        for (int t = 0; t < T; t++) h[t * C] = 1f;
+        var y = new int[T];
+        for (int t = 0; t < T; t++) y[t] = t % 7 == 3 ? hot : (t * 11 + 2) % V == hot ? 0 : (t * 11 + 2) % V;
+        double N = T;
+        var (loss, rdh, rdw) = Reference(h, w, y, T, C, V, N);
+        var dh = new float[T * C];
+        var dw = new float[V * C];
+        double got = CrossEntropy.ForwardBackward(dh, dw, h, w, y, T, C, V, N, chunk: 16);
+        Assert.True(Math.Abs(got - loss) <= 1e-5 * Math.Abs(loss) + 1e-6, $"loss {got} vs {loss}");
+        Close(rdh, dh, 1e-6, 1e-4, "dh");
+        Close(rdw, dw, 1e-6, 1e-4, "dw");
+        Assert.True(Math.Abs(CrossEntropy.Forward(h, w, y, T, C, V, N, chunk: 16) - loss) <= 1e-5 * Math.Abs(loss) + 1e-6);
+    }
+
     [Fact]
     public void GradientsAccumulateAndMatchCentralDifferences()
     {

@@ -24,6 +24,7 @@ public static partial class KernelChecks
         ("rmsnorm.forward", RmsNormForwardChecks),
         ("rope.forward", RopeForwardChecks),
         ("softmax.forward", SoftmaxForwardChecks),
+        ("softmax.exp-shifted", ExpShiftedChecks),
         ("swiglu.forward", SwiGluForwardChecks),
         ("add.forward", AddForwardChecks),
         ("add.inplace", AddInPlaceChecks),
@@ -245,6 +246,33 @@ public static partial class KernelChecks
             SoftmaxReference.Forward(ye, x, rows, cols);
             Softmax.Forward(ya, x, rows, cols);
             Compare($"Softmax.Forward cols={cols}", ye, ya, 1e-7f, 1e-5f);
+        }
+    }
+
+    // The fused exp passes: x = exp((x - shift)·scale) with Σ in double, and the variant that also returns the max of
+    // the inputs, over every tail and across the 1024-element summation blocks.
+    static unsafe void ExpShiftedChecks()
+    {
+        foreach (int n in Enumerable.Range(0, 258).Concat([1023, 1024, 1025, 2100]))
+        {
+            var rng = new Random(n);
+            var x = Rand(rng, n, 20f);
+            if (n > 5) x[3] = float.NegativeInfinity;   // a masked entry: exp gives 0
+            float shift = n > 0 ? x[n - 1] : 0f;     // a shift that is not the max, as the loss uses it
+            double max = n > 0 ? x.Max() : double.NegativeInfinity;
+            var want = x.Select(v => Math.Exp(v - shift)).ToArray();   // the difference in float, as the kernels take it
+            var a = (float[])x.Clone(); var b = (float[])x.Clone();
+            double sa, sb;
+            float got;
+            fixed (float* pa = a, pb = b)
+            {
+                sa = Softmax.ExpShiftedSum(pa, n, shift, 1f);
+                sb = Softmax.ExpShiftedSumMax(pb, n, shift, out got);
+            }
+            Compare($"ExpShiftedSum n={n}", want.Select(v => (float)v).ToArray(), a, 0f, 1e-6f);
+            Compare($"ExpShiftedSumMax n={n}", a, b, 0f, 0f);
+            if (Math.Abs(sa - want.Sum()) > 1e-5 * want.Sum() || sb != sa) throw new CheckFailedException($"ExpShiftedSum(Max) n={n}: sums {sa}, {sb} vs {want.Sum()}");
+            if (got != (float)max) throw new CheckFailedException($"ExpShiftedSumMax n={n}: max {got} vs {max}");
         }
     }
 

@@ -56,6 +56,76 @@ public static unsafe class Softmax
         return total;
     }
 
+    /// <summary>
+    /// x[i] = exp(x[i] - shift) over n floats in one pass, returning Σ x[i] (summed as <see cref="ExpShiftedSum"/>) and
+    /// the largest input in <paramref name="max"/>: a softmax's exp pass for a shift guessed before the max is known
+    /// (the caller checks max - shift and rescales or redoes the row when the guess was far below the max).
+    /// </summary>
+    public static double ExpShiftedSumMax(float* x, int n, float shift, out float max)
+    {
+        const int block = 1024;
+        double total = 0;
+        float mx = float.NegativeInfinity;
+        int i = 0;
+        while (i < n)
+        {
+            int end = Math.Min(n, i + block);
+            float sum = 0f;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var acc = Vector512<float>.Zero;
+                var mv = Vector512.Create(float.NegativeInfinity);
+                var sh = Vector512.Create(shift);
+                for (; i + 16 <= end; i += 16)
+                {
+                    var v = Vector512.Load(x + i);
+                    mv = Vector512.Max(mv, v);
+                    var e = Vector512.Exp(v - sh);
+                    e.Store(x + i);
+                    acc += e;
+                }
+                sum = Vector512.Sum(acc);
+                mx = MathF.Max(mx, HorizontalMax(mv));
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var acc = Vector256<float>.Zero;
+                var mv = Vector256.Create(float.NegativeInfinity);
+                var sh = Vector256.Create(shift);
+                for (; i + 8 <= end; i += 8)
+                {
+                    var v = Vector256.Load(x + i);
+                    mv = Vector256.Max(mv, v);
+                    var e = Vector256.Exp(v - sh);
+                    e.Store(x + i);
+                    acc += e;
+                }
+                sum = Vector256.Sum(acc);
+                for (int j = 0; j < Vector256<float>.Count; j++) mx = MathF.Max(mx, mv[j]);
+            }
+            for (; i < end; i++)
+            {
+                float v = x[i];
+                mx = MathF.Max(mx, v);
+                float e = MathF.Exp(v - shift);
+                x[i] = e;
+                sum += e;
+            }
+            total += sum;
+        }
+        max = mx;
+        return total;
+    }
+
+    static float HorizontalMax(Vector512<float> v)
+    {
+        var m = Vector256.Max(v.GetLower(), v.GetUpper());
+        var q = Vector128.Max(m.GetLower(), m.GetUpper());
+        float r = q[0];
+        for (int j = 1; j < Vector128<float>.Count; j++) r = MathF.Max(r, q[j]);
+        return r;
+    }
+
     // x, y (rows, cols); y may alias x.
     public static void Forward(Span<float> y, ReadOnlySpan<float> x, int rows, int cols)
     {
