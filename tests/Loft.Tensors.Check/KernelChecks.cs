@@ -40,13 +40,16 @@ public static partial class KernelChecks
         throw new ArgumentException($"no kernel check named '{name}'", nameof(name));
     }
 
-    /// <summary>(m, k, n) shapes: 1, primes, the micro-tile edges (6, 32), KC = 256 and MC = 480 crossings.</summary>
+    /// <summary>(m, k, n) shapes: 1, primes, the micro-tile edges (6, 32), KC = 256 and MC = 480 crossings, split-K, and
+    /// the rows-outer order of a tall C.</summary>
     public static readonly (int M, int K, int N)[] MatMulShapes =
     [
         (1, 1, 1), (1, 7, 3), (1, 64, 64), (1, 257, 33), (1, 288, 768), (2, 5, 7), (3, 17, 31), (4, 33, 32),
         (5, 100, 65), (7, 19, 97), (8, 256, 13), (9, 3, 5), (6, 32, 32), (6, 256, 32), (12, 64, 64), (13, 1, 29),
         (13, 257, 47), (17, 300, 33), (31, 31, 31), (37, 513, 67), (64, 64, 64), (97, 11, 257), (128, 96, 2),
-        (2, 96, 128), (500, 7, 35), (487, 40, 3), (11, 3, 2100), (7, 9, 4103), (16, 520, 40), (13, 512, 40), (1, 0, 5), (9, 0, 5), (0, 4, 4), (4, 4, 0),
+        (2, 96, 128), (500, 7, 35), (487, 40, 3), (11, 3, 2100), (7, 9, 4103), (16, 520, 40), (13, 512, 40),
+        (500, 600, 130), (600, 130, 500), (1500, 520, 128), // packed B over a tall, narrow C: C blocks through all of K
+        (1, 0, 5), (9, 0, 5), (0, 4, 4), (4, 4, 0),
     ];
 
     static void MatMulForwardChecks(bool bias)

@@ -232,9 +232,28 @@ public static unsafe partial class MatMul
         float* bp = pre != null ? null : ThreadScratch.Get(ScratchB, (nint)kcMax * ncMax);
         float* ap = ThreadScratch.Get(ScratchA, (nint)kcMax * mcMax + 8);   // + 8: Transpose6x8 spill
         float* tile = stackalloc float[MR * 32];
+        // A pre-packed B over a tall, narrow C (the LM head's weight gradient: 32000 × 288, K = the chunk's tokens) runs
+        // each C block through all of K before the next (TallMc rows × N stay in L2) instead of sweeping all of C from
+        // memory once per K block.
+        bool rowsOuter = pre != null && K > kcb && M > TallMc && N <= TallMaxN;
         for (int jc = 0; jc < N; jc += NC)
         {
             int nc = Math.Min(NC, N - jc);
+            if (rowsOuter)
+            {
+                for (int ic = 0; ic < M; ic += TallMc)
+                {
+                    int mc = Math.Min(TallMc, M - ic);
+                    for (int pc = 0; pc < K; pc += kcb)
+                    {
+                        int kc = Math.Min(kcb, K - pc);
+                        bool acc = accumulate || pc > 0;
+                        GemmBlock(c, ldc, a, pre + (nint)pc * preN + (nint)(preCol0 + jc) * kc, ap, tile, acc || bias == null ? null : bias + jc,
+                            ic, mc, pc, kc, jc, nc, acc);
+                    }
+                }
+                continue;
+            }
             for (int pc = 0; pc < K; pc += kcb)
             {
                 int kc = Math.Min(kcb, K - pc);
@@ -243,48 +262,57 @@ public static unsafe partial class MatMul
                 bool acc = accumulate || pc > 0;
                 float* bs = acc || bias == null ? null : bias + jc;
                 for (int ic = 0; ic < M; ic += MC)
+                    GemmBlock(c, ldc, a, bp, ap, tile, bs, ic, Math.Min(MC, M - ic), pc, kc, jc, nc, acc);
+            }
+        }
+    }
+
+    // Rows of C per block when C blocks run through all of K, and the widest such C: TallMc×N of C plus TallMc×KC of A
+    // stay within L2 (736 KiB at N = 512).
+    const int TallMc = MR * 40, TallMaxN = 512;
+
+    /// <summary>C[ic.., jc..] (+)= A[ic.., pc..] · B-block for one mc×kc block of A against the packed kc×nc block bp.</summary>
+    static void GemmBlock(float* c, int ldc, Operand a, float* bp, float* ap, float* tile, float* bs, int ic, int mc, int pc, int kc,
+        int jc, int nc, bool acc)
+    {
+        int nr = NR;
+        // Full 6-row panels of A are read in place by the AVX-512 kernel when A's rows or columns are
+        // contiguous (broadcasts need no packed copy); only a last partial panel is packed, zero-padded.
+        int full = mc / MR * MR;
+        bool direct = DirectA(a);
+        if (!direct) PackA(ap, a.Offset(ic, pc), mc, kc);
+        else if (full < mc) PackA(ap + (nint)full * kc, a.Offset(ic + full, pc), mc - full, kc);
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nrr = Math.Min(nr, nc - jr);
+            float* bpanel = bp + (nint)jr * kc;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int mr = Math.Min(MR, mc - ir);
+                float* ct = c + (nint)(ic + ir) * ldc + jc + jr;
+                float* apanel = ap + (nint)ir * kc;
+                if (Level == Isa.V512 && mr == MR)
                 {
-                    int mc = Math.Min(MC, M - ic);
-                    // Full 6-row panels of A are read in place by the AVX-512 kernel when A's rows or columns are
-                    // contiguous (broadcasts need no packed copy); only a last partial panel is packed, zero-padded.
-                    int full = mc / MR * MR;
-                    bool direct = DirectA(a);
-                    if (!direct) PackA(ap, a.Offset(ic, pc), mc, kc);
-                    else if (full < mc) PackA(ap + (nint)full * kc, a.Offset(ic + full, pc), mc - full, kc);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    // Full rows: A in place (or packed: strides 1, MR), the 32-wide kernel, or the 16-wide one
+                    // for a last panel of at most 16 columns (head size 48 = 32 + 16) instead of a half-empty tile.
+                    float* ad = direct ? a.P + (ic + ir) * a.Rs + pc * a.Cs : apanel;
+                    nint ars = direct ? a.Rs : 1, acs = direct ? a.Cs : MR;
+                    float* bsj = bs == null ? null : bs + jr;
+                    if (nrr == nr) Micro512(kc, ad, ars, acs, bpanel, ct, ldc, bsj, acc);
+                    else if (nrr == 16) Micro512x16(kc, ad, ars, acs, bpanel, ct, ldc, bsj, acc);
+                    else
                     {
-                        int nrr = Math.Min(nr, nc - jr);
-                        float* bpanel = bp + (nint)jr * kc;
-                        for (int ir = 0; ir < mc; ir += MR)
-                        {
-                            int mr = Math.Min(MR, mc - ir);
-                            float* ct = c + (nint)(ic + ir) * ldc + jc + jr;
-                            float* apanel = ap + (nint)ir * kc;
-                            if (Level == Isa.V512 && mr == MR)
-                            {
-                                // Full rows: A in place (or packed: strides 1, MR), the 32-wide kernel, or the 16-wide one
-                                // for a last panel of at most 16 columns (head size 48 = 32 + 16) instead of a half-empty tile.
-                                float* ad = direct ? a.P + (ic + ir) * a.Rs + pc * a.Cs : apanel;
-                                nint ars = direct ? a.Rs : 1, acs = direct ? a.Cs : MR;
-                                float* bsj = bs == null ? null : bs + jr;
-                                if (nrr == nr) Micro512(kc, ad, ars, acs, bpanel, ct, ldc, bsj, acc);
-                                else if (nrr == 16) Micro512x16(kc, ad, ars, acs, bpanel, ct, ldc, bsj, acc);
-                                else
-                                {
-                                    if (nrr < 16) Micro512x16(kc, ad, ars, acs, bpanel, tile, nr, null, false);
-                                    else Micro512(kc, ad, ars, acs, bpanel, tile, nr, null, false);
-                                    AddTile(ct, ldc, tile, nr, mr, nrr, acc, bsj);
-                                }
-                            }
-                            else if (mr == MR && nrr == nr)
-                                Micro(kc, apanel, bpanel, ct, ldc, bs == null ? null : bs + jr, acc);
-                            else
-                            {
-                                Micro(kc, apanel, bpanel, tile, nr, null, false);
-                                AddTile(ct, ldc, tile, nr, mr, nrr, acc, bs == null ? null : bs + jr);
-                            }
-                        }
+                        if (nrr < 16) Micro512x16(kc, ad, ars, acs, bpanel, tile, nr, null, false);
+                        else Micro512(kc, ad, ars, acs, bpanel, tile, nr, null, false);
+                        AddTile(ct, ldc, tile, nr, mr, nrr, acc, bsj);
                     }
+                }
+                else if (mr == MR && nrr == nr)
+                    Micro(kc, apanel, bpanel, ct, ldc, bs == null ? null : bs + jr, acc);
+                else
+                {
+                    Micro(kc, apanel, bpanel, tile, nr, null, false);
+                    AddTile(ct, ldc, tile, nr, mr, nrr, acc, bs == null ? null : bs + jr);
                 }
             }
         }
