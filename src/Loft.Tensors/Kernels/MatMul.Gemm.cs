@@ -80,7 +80,7 @@ public static unsafe partial class MatMul
 
     /// <summary>
     /// C (M, N; row stride ldc) = A·B (+ bias[N] if not null), or C += A·B when accumulate. Parallel over the
-    /// shared pool: the output is split into contiguous column (or row) blocks, one per thread.
+    /// shared pool: the output is split into ranges of column (or row) tiles, several per thread.
     /// </summary>
     internal static void Gemm(WorkerPool pool, float* c, int ldc, Operand a, Operand b, float* bias, int M, int K, int N, bool accumulate,
         float* prepacked = null, int prepackedN = 0)
@@ -111,8 +111,9 @@ public static unsafe partial class MatMul
             op.Pre = shared;
             op.PreN = (N + nr - 1) / nr * nr;
             op.SplitRows = true;
-            // A packed B that stays in L2 is cheap to stream again: more ranges then absorb a thread that runs late.
-            pool.For(tilesM, ref op, minPerThread: 2, rangesPerThread: PackedSize(K, N) <= SmallPackedB ? 3 : 1);
+            // Each range streams the packed B again: cheap while it stays in L3, and more ranges absorb a thread that runs
+            // late; a B larger than that is streamed once per thread.
+            pool.For(tilesM, ref op, minPerThread: 2, rangesPerThread: PackedSize(K, N) <= CachedPackedB ? WorkerPool.DefaultRangesPerThread : 1);
             return;
         }
         // Split the dimension that balances better; prefer columns (then B is packed once, not per thread).
@@ -181,8 +182,8 @@ public static unsafe partial class MatMul
         }
     }
 
-    // Duplicate packing worth avoiding (floats), and the largest B packed whole (floats).
-    const long SharedPackMin = 1 << 16, SharedPackMax = 1 << 26, SmallPackedB = 1 << 18;
+    // Duplicate packing worth avoiding (floats), the largest B packed whole, and the largest streamed again per range (16 MiB).
+    const long SharedPackMin = 1 << 16, SharedPackMax = 1 << 26, CachedPackedB = 1 << 22;
 
     static double Imbalance(int tiles, int threads) => tiles < threads ? threads : (double)((tiles + threads - 1) / threads) * threads / tiles;
 

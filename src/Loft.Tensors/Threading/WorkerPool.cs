@@ -1,7 +1,7 @@
 // A fixed pool of worker threads for kernel outer loops: threads are created once, work is a struct
-// operation passed by reference (no closures, no per-call allocation). [0, count) is cut into at most
-// ThreadCount contiguous disjoint ranges which the caller and the workers claim; the caller claims too, so a
-// worker that the OS has not scheduled yet never stalls a loop (it finds nothing left). Nested or concurrent
+// operation passed by reference (no closures, no per-call allocation). [0, count) is cut into a few contiguous
+// disjoint ranges per thread which the caller and the workers claim; the caller claims too, so a worker that the
+// OS has not scheduled yet never stalls a loop (it finds nothing left). Nested or concurrent
 // calls run inline.
 using System.Runtime.CompilerServices;
 
@@ -59,6 +59,9 @@ public sealed unsafe class WorkerPool : IDisposable
     int _done;
     Exception? _error;
 
+    /// <summary>Ranges per thread of a loop unless the caller says otherwise.</summary>
+    public const int DefaultRangesPerThread = 4;
+
     /// <summary>Total threads that run a parallel loop, the caller included.</summary>
     public int ThreadCount { get; }
 
@@ -81,9 +84,12 @@ public sealed unsafe class WorkerPool : IDisposable
     /// Runs <c>op.Execute</c> over [0, count) split into at most ThreadCount × <paramref name="rangesPerThread"/>
     /// contiguous disjoint ranges of at least <paramref name="minPerThread"/> items; runs inline when there is too
     /// little work for two ranges. Returns when every range is done. An exception thrown by a range is rethrown here.
-    /// More ranges per thread balance better when a thread is preempted; one keeps each thread's data contiguous.
+    /// Several ranges per thread (the default, 4) balance the load: a thread that runs late (preempted, or slowed by a
+    /// neighbour on a shared host) leaves its unclaimed ranges to the others instead of making them wait. With one
+    /// range per thread, a 15M training step spent 16 to 38 ms of its 600 waiting at the ends of loops. Pass 1 where
+    /// each range repeats costly setup.
     /// </summary>
-    public void For<TOp>(int count, ref TOp op, int minPerThread = 1, int rangesPerThread = 1) where TOp : struct, IParallelOp, allows ref struct
+    public void For<TOp>(int count, ref TOp op, int minPerThread = 1, int rangesPerThread = DefaultRangesPerThread) where TOp : struct, IParallelOp, allows ref struct
     {
         if (count <= 0) return;
         if (minPerThread < 1) minPerThread = 1;
