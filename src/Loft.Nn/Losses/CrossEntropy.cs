@@ -213,7 +213,7 @@ public static class CrossEntropy
                             // Some exp(z - shift) overflowed: the logits again, then the two-pass softmax.
                             MatMul.Forward(z, Hc.Slice(r * C, C), W, default, 1, C, V);
                             max = TensorPrimitives.Max(z);
-                            sum = Softmax.ExpShiftedSum(zp, V, max, 1f);
+                            sum = Softmax.ExpShiftedSum(zp, V, max);
                         }
                         shift = max;
                     }

@@ -99,7 +99,7 @@ public static unsafe class Attention
                     if (sc > max) max = sc;
                 }
                 var row = new Span<float>(s, pos + 1);
-                double sum = Softmax.ExpShiftedSum(s, pos + 1, max, 1f);   // exp(-inf) = 0 for masked keys
+                double sum = Softmax.ExpShiftedSum(s, pos + 1, max);   // exp(-inf) = 0 for masked keys
                 TensorPrimitives.Multiply(row, (float)(1.0 / sum), row);
                 if (Probs != null && pos + 1 < tk) new Span<float>(s + pos + 1, tk - pos - 1).Clear();
                 new Span<float>(orow, hs).Clear();
@@ -242,7 +242,7 @@ public static unsafe class Attention
                     // cache whichever path its chunks take.
                     TensorPrimitives.Multiply(row, Scale, row);
                     float max = TensorPrimitives.Max(row);
-                    double sum = Softmax.ExpShiftedSum(srow, pos + 1, max, 1f);   // exp(-inf) = 0 for masked keys
+                    double sum = Softmax.ExpShiftedSum(srow, pos + 1, max);   // exp(-inf) = 0 for masked keys
                     TensorPrimitives.Multiply(row, (float)(1.0 / sum), row);
                     int rowEnd = Probs != null ? tk : kEnd;
                     if (pos + 1 < rowEnd) new Span<float>(srow + pos + 1, rowEnd - pos - 1).Clear();

@@ -9,57 +9,16 @@ namespace Loft.Tensors.Kernels;
 public static unsafe class Softmax
 {
     /// <summary>
-    /// x[i] = exp((x[i] - max)·scale) over n floats in one pass, returning Σ x[i] (float partial sums over blocks of
-    /// 1024, added in double: a float sum over 32k+ terms loses digits). The fused middle of a softmax whose max is known.
+    /// x[i] = exp(x[i] - max) over n floats in one pass, returning Σ x[i]: the fused middle of a softmax whose max is
+    /// known (masked entries at -inf become 0).
     /// </summary>
-    public static double ExpShiftedSum(float* x, int n, float max, float scale)
-    {
-        const int block = 1024;
-        double total = 0;
-        int i = 0;
-        while (i < n)
-        {
-            int end = Math.Min(n, i + block);
-            float sum = 0f;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var acc = Vector512<float>.Zero;
-                var m = Vector512.Create(max); var sc = Vector512.Create(scale);
-                for (; i + 16 <= end; i += 16)
-                {
-                    var e = Vector512.Exp((Vector512.Load(x + i) - m) * sc);
-                    e.Store(x + i);
-                    acc += e;
-                }
-                sum = Vector512.Sum(acc);
-            }
-            else if (Vector256.IsHardwareAccelerated)
-            {
-                var acc = Vector256<float>.Zero;
-                var m = Vector256.Create(max); var sc = Vector256.Create(scale);
-                for (; i + 8 <= end; i += 8)
-                {
-                    var e = Vector256.Exp((Vector256.Load(x + i) - m) * sc);
-                    e.Store(x + i);
-                    acc += e;
-                }
-                sum = Vector256.Sum(acc);
-            }
-            for (; i < end; i++)
-            {
-                float e = MathF.Exp((x[i] - max) * scale);
-                x[i] = e;
-                sum += e;
-            }
-            total += sum;
-        }
-        return total;
-    }
+    public static double ExpShiftedSum(float* x, int n, float max) => ExpShiftedSumMax(x, n, max, out _);
 
     /// <summary>
-    /// x[i] = exp(x[i] - shift) over n floats in one pass, returning Σ x[i] (summed as <see cref="ExpShiftedSum"/>) and
-    /// the largest input in <paramref name="max"/>: a softmax's exp pass for a shift guessed before the max is known
-    /// (the caller checks max - shift and rescales or redoes the row when the guess was far below the max).
+    /// x[i] = exp(x[i] - shift) over n floats in one pass, returning Σ x[i] (float partial sums over blocks of 1024,
+    /// added in double: a float sum over 32k+ terms loses digits) and the largest input in <paramref name="max"/>: a
+    /// softmax's exp pass, also for a shift guessed before the max is known (the caller checks max - shift and rescales
+    /// or redoes the row when the guess was far below the max).
     /// </summary>
     public static double ExpShiftedSumMax(float* x, int n, float shift, out float max)
     {
